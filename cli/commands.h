@@ -1,0 +1,24 @@
+#pragma once
+// The `thaw` command's subcommands. Each lives in its own file and registers itself here;
+// main.cpp owns the global options and decides where a KVM command runs.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace thaw::cli {
+
+// A registered subcommand: its parser, whether it needs /dev/kvm, and what it runs.
+// run() returns the process exit status.
+struct Command {
+  CLI::App* app = nullptr;
+  bool needs_kvm = false;
+  std::function<int()> run;
+};
+
+// One line per subcommand file. Each adds its subcommand (and its options) to `app`.
+Command add_inspect_command(CLI::App& app);  // snapshot/: thaw inspect
+Command add_kvmhost_command(CLI::App& app);  // thaw kvmhost -- CMD: run anything in the emulated host
+
+}  // namespace thaw::cli

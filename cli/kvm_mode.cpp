@@ -1,0 +1,70 @@
+#include "cli/kvm_mode.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "base/error.h"
+
+namespace thaw::cli {
+namespace {
+bool have_dev_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+}  // namespace
+
+const char* kvmhost_tool() {
+  const char* env = std::getenv("THAW_KVMHOST");
+  return env && *env ? env : THAW_KVMHOST_TOOL;
+}
+
+KvmPlace resolve_kvm_mode(std::string_view mode) {
+  if (mode == "emulated") return have_dev_kvm() ? KvmPlace::kHost : KvmPlace::kEmulated;
+  if (have_dev_kvm()) return KvmPlace::kHost;
+  if (::access("/dev/kvm", F_OK) == 0)
+    throw Error("/dev/kvm exists but is not readable and writable by this user (add yourself to group kvm)");
+  if (mode == "host") throw Error("--kvm host: this machine has no /dev/kvm");
+  throw Error(
+      "this machine has no /dev/kvm (no hardware virtualisation, or the kvm module is not loaded). "
+      "Run with --kvm emulated to use the emulated KVM host (QEMU software CPU with nested SVM; slow but real)");
+}
+
+int rerun_in_emulated_host(int argc, char** argv) {
+  std::vector<std::string> args{kvmhost_tool(), "--"};
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n < 0) throw_errno("readlink", "/proc/self/exe");
+  exe[n] = 0;
+  args.emplace_back(exe);
+  args.emplace_back("--kvm=host");
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--kvm") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--kvm=", 0) == 0) continue;
+    args.push_back(a);
+  }
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork", "emulated KVM host");
+  if (pid == 0) {
+    ::execv(cargs[0], cargs.data());
+    std::fprintf(stderr, "thaw: cannot run the emulated KVM host tool %s: %s\n", cargs[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw_errno("waitpid", "emulated KVM host");
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace thaw::cli

@@ -1,0 +1,20 @@
+#pragma once
+// Where a command that needs KVM runs: on this machine's /dev/kvm, or inside the emulated
+// KVM host (tools/kvmhost) for machines without hardware virtualisation.
+#include <string_view>
+
+namespace thaw::cli {
+
+enum class KvmPlace { kHost, kEmulated };
+
+// "auto": /dev/kvm if present, else a thaw::Error that names --kvm emulated.
+// "host": /dev/kvm, else an error. "emulated": the emulated host (or /dev/kvm if already inside it).
+KvmPlace resolve_kvm_mode(std::string_view mode);
+
+// Runs this same command line (with --kvm host) inside the emulated KVM host; returns its exit status.
+int rerun_in_emulated_host(int argc, char** argv);
+
+// Path of the kvmhost tool: $THAW_KVMHOST, else the copy in the source tree thaw was built from.
+const char* kvmhost_tool();
+
+}  // namespace thaw::cli

@@ -1,0 +1,54 @@
+// thaw: the command-line front of the engine.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "cli/kvm_mode.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"thaw: fast-start engine for serverless functions (KVM microVM snapshots, lazy restore)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("thaw ") + THAW_VERSION);
+  std::string log_level = "info";
+  std::string kvm = "auto";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
+  app.add_option("--kvm", kvm,
+                 "where KVM commands run: auto (/dev/kvm if present), host (/dev/kvm), emulated (inside the "
+                 "emulated KVM host, for machines without hardware virtualisation)")
+      ->check(CLI::IsMember({"auto", "host", "emulated"}))
+      ->capture_default_str();
+
+  std::vector<thaw::cli::Command> commands;
+  commands.push_back(thaw::cli::add_inspect_command(app));
+  commands.push_back(thaw::cli::add_kvmhost_command(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    thaw::init_logging(log_level);
+    for (auto& c : commands) {
+      if (!c.app->parsed()) continue;
+      if (c.needs_kvm) {
+        auto where = thaw::cli::resolve_kvm_mode(kvm);
+        if (where == thaw::cli::KvmPlace::kEmulated) return thaw::cli::rerun_in_emulated_host(argc, argv);
+      }
+      return c.run();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "thaw: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what thaw needs to build, test and run, from Debian's packages; only what is missing.
+# Safe to run twice. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  liburing-dev liblz4-dev libxxhash-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  linux-image-amd64 qemu-system-x86 busybox-static cpio
+  python3
+)
+# Node.js (for the aws-lambda-ric conformance test): any node on PATH will do.
+command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test tier:
+#   unit + native (this machine), kvm (through the emulated KVM host when /dev/kvm is missing),
+#   unit again under ASan+UBSan, and a short libFuzzer run of every fuzz target.
+# Ends with one line "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+FUZZ_SECONDS=${THAW_FUZZ_SECONDS:-20}
+passed=0; failed=0
+note() { printf '\n==== %s ====\n' "$*"; }
+
+# Adds ctest's "N tests failed out of M" counts from a log to the totals.
+count() {
+  local line total bad
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$1" | tail -n 1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+  bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+  passed=$((passed + total - bad)); failed=$((failed + bad))
+}
+
+note "dependencies"
+scripts/install-deps.sh || exit 1
+
+note "build (build/)"
+scripts/build.sh build || exit 1
+
+note "unit and native tests"
+ctest --test-dir build -LE kvm --output-on-failure -j "$(nproc)" 2>&1 | tee build/ctest-native.log
+count build/ctest-native.log
+
+note "kvm tests"
+if ctest --test-dir build -N -L kvm | grep -q 'Total Tests: [1-9]'; then
+  if [ -c /dev/kvm ]; then
+    ctest --test-dir build -L kvm --output-on-failure 2>&1 | tee build/ctest-kvm.log
+  else
+    echo "no /dev/kvm here: running the kvm tests inside the emulated KVM host (one boot)"
+    tools/kvmhost/kvmhost --rw "$root/build" --mem 6144 --timeout 1800 -- \
+      ctest --test-dir "$root/build" -L kvm --output-on-failure 2>&1 | tee build/ctest-kvm.log
+  fi
+  count build/ctest-kvm.log
+else
+  echo "no kvm tests"
+fi
+
+note "unit tests under ASan+UBSan (build-asan/)"
+if scripts/build.sh build-asan -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -L unit --output-on-failure -j "$(nproc)" 2>&1 |
+    tee build-asan/ctest.log
+  count build-asan/ctest.log
+else
+  failed=$((failed + 1))
+fi
+
+note "fuzz targets, ${FUZZ_SECONDS}s each (build-fuzz/)"
+if CC=clang CXX=clang++ scripts/build.sh build-fuzz -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
+  for f in build-fuzz/tests/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus=build-fuzz/corpus/$name; mkdir -p "$corpus"
+    seeds=tests/fuzz/seeds/${name#fuzz_}
+    [ -d "$seeds" ] || seeds=""
+    if "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$corpus" $seeds >build-fuzz/$name.log 2>&1; then
+      echo "fuzz $name: ok ($(grep -Eo '#[0-9]+' build-fuzz/$name.log | tail -n 1 | tr -d '#') runs)"
+      passed=$((passed + 1))
+    else
+      echo "fuzz $name: FAILED"; tail -n 40 build-fuzz/$name.log; failed=$((failed + 1))
+    fi
+  done
+else
+  failed=$((failed + 1))
+fi
+
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" = 0 ]
