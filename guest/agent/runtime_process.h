@@ -1,0 +1,49 @@
+#pragma once
+// The function's runtime (its bootstrap) as a child of the agent: own session and process
+// group, so SHUTDOWN and timeouts end every process it started; stdout and stderr on pipes
+// the agent forwards to the host as log lines.
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.h"
+
+namespace thaw::agent {
+
+class RuntimeProcess {
+ public:
+  // Starts `path` with `env` ("K=V") in `cwd`; throws SystemError if it cannot be started.
+  RuntimeProcess(const std::string& path, const std::vector<std::string>& env, const std::string& cwd);
+  RuntimeProcess(RuntimeProcess&&) = default;
+  RuntimeProcess& operator=(RuntimeProcess&&) = default;
+  ~RuntimeProcess();
+
+  pid_t pid() const { return pid_; }
+  int stdout_fd() const { return out_.get(); }
+  int stderr_fd() const { return err_.get(); }
+  bool running() const { return pid_ > 0; }
+
+  // Records the exit seen by the agent's reaper (PID 1 reaps every child itself).
+  void mark_exited(int wait_status) {
+    pid_ = -1;
+    status_ = wait_status;
+  }
+  int wait_status() const { return status_; }
+  // "exit status 2" / "signal 9 (Killed)".
+  std::string describe_exit() const;
+
+  // SIGTERM to the whole process group, then SIGKILL after `grace` if it is still there.
+  void terminate(std::chrono::milliseconds grace);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  UniqueFd out_, err_;
+};
+
+// First existing executable of the bootstraps Lambda looks for, or "" if none.
+std::string find_bootstrap();
+
+}  // namespace thaw::agent
