@@ -2,6 +2,11 @@
 # Configures and builds thaw into build/ (or $1), Release with debug info, Ninja.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# usage: build.sh [DIR [--target T]... [CMAKE_ARGS...]]
 dir=${1:-build}; shift || true
-cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-cmake --build "$dir" --parallel "$(nproc)"
+targets=(); args=()
+while [ $# -gt 0 ]; do
+  case "$1" in --target) targets+=(--target "$2"); shift 2;; *) args+=("$1"); shift;; esac
+done
+cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
+cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"

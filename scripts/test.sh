@@ -45,7 +45,7 @@ else
 fi
 
 note "unit tests under ASan+UBSan (build-asan/)"
-if scripts/build.sh build-asan -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
+if scripts/build.sh build-asan --target unit_tests -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -L unit --output-on-failure -j "$(nproc)" 2>&1 |
     tee build-asan/ctest.log
   count build-asan/ctest.log
@@ -54,7 +54,7 @@ else
 fi
 
 note "fuzz targets, ${FUZZ_SECONDS}s each (build-fuzz/)"
-if CC=clang CXX=clang++ scripts/build.sh build-fuzz -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
+if CC=clang CXX=clang++ scripts/build.sh build-fuzz --target fuzz_targets -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
   for f in build-fuzz/tests/fuzz_*; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
