@@ -1,0 +1,80 @@
+#pragma once
+// The agent's end of the host-guest channel (/dev/hvc0): turns channel frames into the
+// messages the agent acts on, and the agent's news into frames. The wire format is
+// runtime-api/'s channel protocol; this file only says what the agent exchanges.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/unique_fd.h"
+
+namespace thaw::agent {
+
+// Sent once at boot: everything the runtime's environment needs.
+struct FunctionSetup {
+  std::string function_name;
+  std::string function_version = "$LATEST";
+  std::string handler;
+  uint32_t memory_mb = 128;
+  std::string region = "us-east-1";
+  std::string initialization_type = "on-demand";  // or "snap-start"
+  std::string log_group_name;
+  std::string log_stream_name;
+  std::string sandbox_id;
+  std::map<std::string, std::string> environment;  // the function's own variables
+};
+
+struct Invoke {
+  std::string request_id;
+  int64_t deadline_ms = 0;  // Unix epoch milliseconds
+  std::string function_arn;
+  std::string trace_id;
+  std::string client_context;
+  std::string cognito_identity;
+  std::string payload;
+};
+
+struct AfterRestore {
+  std::string entropy;  // raw bytes; empty: do not reseed (debug)
+  int64_t wall_clock_ns = 0;
+  std::string sandbox_id;
+  std::string log_stream_name;
+};
+
+struct Shutdown {};
+
+using HostMessage = std::variant<FunctionSetup, Invoke, AfterRestore, Shutdown>;
+
+class HostLink {
+ public:
+  explicit HostLink(UniqueFd channel);
+  int fd() const { return fd_.get(); }
+
+  // Reads what the channel has now and returns the complete messages. Throws thaw::Error on a
+  // malformed frame, SystemError on a read error; an end of stream is a thaw::Error too.
+  std::vector<HostMessage> read_available();
+
+  void send_init_done(double init_ms);
+  void send_init_error(const std::string& error_type, const std::string& body);
+  // The runtime reached restore/next: the host may snapshot now.
+  void send_checkpoint_ready(double init_ms);
+  // After-restore work is over (the runtime asked for its next invocation).
+  void send_restore_done(double hooks_ms);
+  void send_restore_error(const std::string& error_type, const std::string& body);
+  void send_response(const std::string& request_id, const std::string& body, uint64_t max_memory_bytes);
+  void send_function_error(const std::string& request_id, const std::string& error_type, const std::string& body,
+                           uint64_t max_memory_bytes);
+  void send_log(bool is_stderr, const std::string& line);
+  void send_runtime_exit(const std::string& description);
+
+ private:
+  void write_all(const std::string& bytes);
+  UniqueFd fd_;
+  uint32_t sequence_ = 0;
+  std::string inbox_;
+};
+
+}  // namespace thaw::agent

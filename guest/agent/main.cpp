@@ -1,0 +1,278 @@
+// thaw-agent: PID 1 of a thaw microVM. Sets the system up, runs the Lambda Runtime API for the
+// function's runtime, starts the runtime, and relays between it and the host over /dev/hvc0.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "guest/agent/host_link.h"
+#include "guest/agent/runtime_api_bridge.h"
+#include "guest/agent/runtime_process.h"
+#include "guest/agent/system_setup.h"
+#include "restore-hooks/guest_reseed.h"
+
+namespace thaw::agent {
+namespace {
+
+constexpr uint16_t kRuntimeApiPort = 9001;
+
+double now_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+void console(const std::string& msg) {
+  // The kernel console (serial) reaches the host's log even when the channel is broken.
+  std::fprintf(stderr, "thaw-agent: %s\n", msg.c_str());
+}
+
+UniqueFd open_channel(const char* path) {
+  for (int i = 0; i < 500; ++i) {
+    int fd = ::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+      termios t{};
+      if (::tcgetattr(fd, &t) == 0) {
+        ::cfmakeraw(&t);
+        ::tcsetattr(fd, TCSANOW, &t);
+      }
+      return UniqueFd(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw_errno("open", path);
+}
+
+std::vector<std::string> runtime_environment(const FunctionSetup& s) {
+  std::vector<std::string> env;
+  for (const auto& [k, v] : s.environment) env.push_back(k + "=" + v);
+  auto set = [&](const char* k, const std::string& v) { env.push_back(std::string(k) + "=" + v); };
+  set("PATH", "/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin");
+  set("LD_LIBRARY_PATH", "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
+  set("LANG", "en_US.UTF-8");
+  set("TZ", ":UTC");
+  set("_HANDLER", s.handler);
+  set("LAMBDA_TASK_ROOT", "/var/task");
+  set("LAMBDA_RUNTIME_DIR", "/var/runtime");
+  set("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + std::to_string(kRuntimeApiPort));
+  set("AWS_LAMBDA_FUNCTION_NAME", s.function_name);
+  set("AWS_LAMBDA_FUNCTION_VERSION", s.function_version);
+  set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(s.memory_mb));
+  set("AWS_LAMBDA_LOG_GROUP_NAME", s.log_group_name);
+  set("AWS_LAMBDA_LOG_STREAM_NAME", s.log_stream_name);
+  set("AWS_REGION", s.region);
+  set("AWS_DEFAULT_REGION", s.region);
+  set("AWS_EXECUTION_ENV", "AWS_Lambda_thaw");
+  set("AWS_LAMBDA_INITIALIZATION_TYPE", s.initialization_type);
+  set("HOME", "/tmp");
+  return env;
+}
+
+// Forwards a runtime output pipe line by line as log messages.
+class LineRelay {
+ public:
+  LineRelay(HostLink& link, bool is_stderr) : link_(link), is_stderr_(is_stderr) {}
+  // Returns false at end of stream.
+  bool pump(int fd) {
+    char buf[65536];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) return true;
+      if (!pending_.empty()) link_.send_log(is_stderr_, pending_);
+      pending_.clear();
+      return false;
+    }
+    pending_.append(buf, static_cast<size_t>(n));
+    size_t start = 0, nl;
+    while ((nl = pending_.find('\n', start)) != std::string::npos) {
+      link_.send_log(is_stderr_, pending_.substr(start, nl - start));
+      start = nl + 1;
+    }
+    pending_.erase(0, start);
+    if (pending_.size() > 256 * 1024) {  // a line without end: send what there is
+      link_.send_log(is_stderr_, pending_);
+      pending_.clear();
+    }
+    return true;
+  }
+
+ private:
+  HostLink& link_;
+  bool is_stderr_;
+  std::string pending_;
+};
+
+class Agent {
+ public:
+  Agent(HostLink& link, FunctionSetup setup) : link_(link), setup_(std::move(setup)) {}
+
+  int run() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) throw_errno("signalfd", "SIGCHLD");
+
+    bool snap_start = setup_.initialization_type == "snap-start";
+    RuntimeApiBridge api(kRuntimeApiPort, snap_start);
+    std::string bootstrap = find_bootstrap();
+    if (bootstrap.empty()) {
+      link_.send_init_error("Runtime.InvalidEntrypoint",
+                            R"({"errorMessage":"no bootstrap: none of /var/task/bootstrap, /opt/bootstrap, /var/runtime/bootstrap is executable","errorType":"Runtime.InvalidEntrypoint"})");
+      return wait_for_shutdown();
+    }
+    init_start_ms_ = now_ms();
+    RuntimeProcess runtime(bootstrap, runtime_environment(setup_), "/var/task");
+    LineRelay out(link_, false), err(link_, true);
+    bool out_open = true, err_open = true;
+
+    for (;;) {
+      std::vector<pollfd> fds{{link_.fd(), POLLIN, 0}, {api.event_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+      if (out_open) fds.push_back({runtime.stdout_fd(), POLLIN, 0});
+      if (err_open) fds.push_back({runtime.stderr_fd(), POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("poll", "agent loop");
+      }
+      size_t i = 3;
+      if (out_open && fds[i++].revents) out_open = out.pump(runtime.stdout_fd());
+      if (err_open && fds[i++].revents) err_open = err.pump(runtime.stderr_fd());
+      if (fds[2].revents) reap(sigfd.get(), runtime);
+      if (fds[1].revents) {
+        for (auto& e : api.take_events()) on_runtime_event(e);
+      }
+      if (fds[0].revents) {
+        for (auto& m : link_.read_available()) {
+          if (std::holds_alternative<Shutdown>(m)) {
+            runtime.terminate(std::chrono::milliseconds(2000));
+            return 0;
+          }
+          if (auto* inv = std::get_if<Invoke>(&m)) {
+            max_memory_ = guest_memory_in_use();
+            api.submit(*inv);
+          } else if (auto* ar = std::get_if<AfterRestore>(&m)) {
+            apply_after_restore(*ar);
+            restore_release_ms_ = now_ms();
+            api.release_restore();
+          }
+        }
+      }
+      if (!runtime.running() && !out_open && !err_open) {
+        link_.send_runtime_exit(runtime.describe_exit());
+        return wait_for_shutdown();
+      }
+    }
+  }
+
+ private:
+  void on_runtime_event(const RuntimeEvent& e) {
+    max_memory_ = std::max(max_memory_, guest_memory_in_use());
+    switch (e.kind) {
+      case RuntimeEvent::Kind::kInitDone:
+        link_.send_init_done(now_ms() - init_start_ms_);
+        break;
+      case RuntimeEvent::Kind::kInitError:
+        link_.send_init_error(e.error_type, e.body);
+        break;
+      case RuntimeEvent::Kind::kCheckpointReached:
+        link_.send_checkpoint_ready(now_ms() - init_start_ms_);
+        break;
+      case RuntimeEvent::Kind::kRestoreDone:
+        link_.send_restore_done(now_ms() - restore_release_ms_);
+        break;
+      case RuntimeEvent::Kind::kRestoreError:
+        link_.send_restore_error(e.error_type, e.body);
+        break;
+      case RuntimeEvent::Kind::kResponse:
+        link_.send_response(e.request_id, e.body, max_memory_);
+        break;
+      case RuntimeEvent::Kind::kFunctionError:
+        link_.send_function_error(e.request_id, e.error_type, e.body, max_memory_);
+        break;
+    }
+  }
+
+  void apply_after_restore(const AfterRestore& ar) {
+    if (!ar.entropy.empty())
+      hooks::reseed_kernel_crng({reinterpret_cast<const std::byte*>(ar.entropy.data()), ar.entropy.size()});
+    if (ar.wall_clock_ns) hooks::set_wall_clock(ar.wall_clock_ns);
+    if (!ar.sandbox_id.empty()) set_hostname(ar.sandbox_id.substr(0, 63));
+  }
+
+  // PID 1 reaps every orphan, and notes the runtime's own exit.
+  void reap(int sigfd, RuntimeProcess& runtime) {
+    signalfd_siginfo si;
+    while (::read(sigfd, &si, sizeof si) == sizeof si) {
+    }
+    int st = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &st, WNOHANG)) > 0)
+      if (pid == runtime.pid()) runtime.mark_exited(st);
+  }
+
+  int wait_for_shutdown() {
+    for (;;) {
+      pollfd p{link_.fd(), POLLIN, 0};
+      if (::poll(&p, 1, -1) < 0 && errno != EINTR) return 1;
+      for (auto& m : link_.read_available())
+        if (std::holds_alternative<Shutdown>(m)) return 0;
+    }
+  }
+
+  HostLink& link_;
+  FunctionSetup setup_;
+  double init_start_ms_ = 0;
+  double restore_release_ms_ = 0;
+  uint64_t max_memory_ = 0;
+};
+
+void power_off() {
+  ::sync();
+  ::reboot(RB_POWER_OFF);
+  ::_exit(0);
+}
+
+}  // namespace
+}  // namespace thaw::agent
+
+int main() {
+  using namespace thaw::agent;
+  const bool pid1 = ::getpid() == 1;
+  int rc = 1;
+  try {
+    if (pid1) {
+      mount_filesystems();
+      for (const auto& f : load_modules(read_module_list("/etc/thaw/modules"))) console("module " + f);
+      bring_up_loopback();
+    }
+    HostLink link(open_channel(pid1 ? "/dev/hvc0" : (std::getenv("THAW_AGENT_CHANNEL") ?: "/dev/hvc0")));
+    std::optional<FunctionSetup> setup;
+    while (!setup) {
+      pollfd p{link.fd(), POLLIN, 0};
+      ::poll(&p, 1, -1);
+      for (auto& m : link.read_available())
+        if (auto* s = std::get_if<FunctionSetup>(&m)) setup = std::move(*s);
+    }
+    if (!setup->sandbox_id.empty()) set_hostname(setup->sandbox_id.substr(0, 63));
+    rc = Agent(link, std::move(*setup)).run();
+  } catch (const std::exception& e) {
+    console(std::string("fatal: ") + e.what());
+  }
+  if (pid1) power_off();
+  return rc;
+}
