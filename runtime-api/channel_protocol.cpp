@@ -1,5 +1,7 @@
 #include "runtime-api/channel_protocol.h"
 
+// Inlined xxHash: the guest agent links statically and Debian ships libxxhash as a shared library too.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <cstring>

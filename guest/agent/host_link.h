@@ -9,7 +9,10 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/unique_fd.h"
+#include "runtime-api/channel_protocol.h"
 
 namespace thaw::agent {
 
@@ -72,9 +75,10 @@ class HostLink {
 
  private:
   void write_all(const std::string& bytes);
+  void send(int type, nlohmann::json meta, std::string data);
   UniqueFd fd_;
   uint32_t sequence_ = 0;
-  std::string inbox_;
+  channel::Decoder decoder_;
 };
 
 }  // namespace thaw::agent

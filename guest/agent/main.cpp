@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -20,10 +21,10 @@
 
 #include "base/error.h"
 #include "guest/agent/host_link.h"
-#include "guest/agent/runtime_api_bridge.h"
 #include "guest/agent/runtime_process.h"
 #include "guest/agent/system_setup.h"
 #include "restore-hooks/guest_reseed.h"
+#include "runtime-api/runtime_api_server.h"
 
 namespace thaw::agent {
 namespace {
@@ -129,7 +130,11 @@ class Agent {
     if (!sigfd) throw_errno("signalfd", "SIGCHLD");
 
     bool snap_start = setup_.initialization_type == "snap-start";
-    RuntimeApiBridge api(kRuntimeApiPort, snap_start);
+    runtime_api::RuntimeApiServer::Options options;
+    options.port = kRuntimeApiPort;
+    options.snap_start = snap_start;
+    runtime_api::RuntimeApiServer api(options);
+    api.start();
     std::string bootstrap = find_bootstrap();
     if (bootstrap.empty()) {
       link_.send_init_error("Runtime.InvalidEntrypoint",
@@ -154,7 +159,7 @@ class Agent {
       if (err_open && fds[i++].revents) err_open = err.pump(runtime.stderr_fd());
       if (fds[2].revents) reap(sigfd.get(), runtime);
       if (fds[1].revents) {
-        for (auto& e : api.take_events()) on_runtime_event(e);
+        while (auto e = api.poll_event()) on_runtime_event(*e);
       }
       if (fds[0].revents) {
         for (auto& m : link_.read_available()) {
@@ -164,11 +169,25 @@ class Agent {
           }
           if (auto* inv = std::get_if<Invoke>(&m)) {
             max_memory_ = guest_memory_in_use();
-            api.submit(*inv);
+            runtime_api::Invocation i;
+            i.request_id = inv->request_id;
+            i.deadline_ms = inv->deadline_ms;
+            i.function_arn = inv->function_arn;
+            i.trace_id = inv->trace_id;
+            i.client_context = inv->client_context;
+            i.cognito_identity = inv->cognito_identity;
+            i.payload = std::move(inv->payload);
+            try {
+              api.submit(std::move(i));
+            } catch (const std::exception& e) {
+              link_.send_function_error(inv->request_id, "Runtime.Unavailable",
+                                        nlohmann::json{{"errorMessage", e.what()}, {"errorType", "Runtime.Unavailable"}}.dump(),
+                                        max_memory_);
+            }
           } else if (auto* ar = std::get_if<AfterRestore>(&m)) {
             apply_after_restore(*ar);
             restore_release_ms_ = now_ms();
-            api.release_restore();
+            api.complete_restore();
           }
         }
       }
@@ -180,29 +199,30 @@ class Agent {
   }
 
  private:
-  void on_runtime_event(const RuntimeEvent& e) {
-    max_memory_ = std::max(max_memory_, guest_memory_in_use());
+  void on_runtime_event(const runtime_api::RuntimeEvent& e) {
+    using Kind = runtime_api::RuntimeEvent::Kind;
+    max_memory_ = std::max<uint64_t>(max_memory_, guest_memory_in_use());
     switch (e.kind) {
-      case RuntimeEvent::Kind::kInitDone:
+      case Kind::kInitDone:
         link_.send_init_done(now_ms() - init_start_ms_);
         break;
-      case RuntimeEvent::Kind::kInitError:
+      case Kind::kInitError:
         link_.send_init_error(e.error_type, e.body);
         break;
-      case RuntimeEvent::Kind::kCheckpointReached:
+      case Kind::kRestoreReached:
         link_.send_checkpoint_ready(now_ms() - init_start_ms_);
         break;
-      case RuntimeEvent::Kind::kRestoreDone:
+      case Kind::kRestoreDone:
         link_.send_restore_done(now_ms() - restore_release_ms_);
         break;
-      case RuntimeEvent::Kind::kRestoreError:
+      case Kind::kRestoreError:
         link_.send_restore_error(e.error_type, e.body);
         break;
-      case RuntimeEvent::Kind::kResponse:
+      case Kind::kInvocationResponse:
         link_.send_response(e.request_id, e.body, max_memory_);
         break;
-      case RuntimeEvent::Kind::kFunctionError:
-        link_.send_function_error(e.request_id, e.error_type, e.body, max_memory_);
+      case Kind::kInvocationError:
+        link_.send_function_error(e.request_id, e.error_type.empty() ? "Unhandled" : e.error_type, e.body, max_memory_);
         break;
     }
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <cstring>
