@@ -19,6 +19,11 @@ struct Command {
 
 // One line per subcommand file. Each adds its subcommand (and its options) to `app`.
 Command add_inspect_command(CLI::App& app);  // snapshot/: thaw inspect
+Command add_capture_command(CLI::App& app);  // snapshot/: thaw capture --pid PID --out DIR
 Command add_kvmhost_command(CLI::App& app);  // thaw kvmhost -- CMD: run anything in the emulated host
+Command add_boot_command(CLI::App& app);        // engine/vmm/: thaw boot (needs KVM)
+Command add_bench_boot_command(CLI::App& app);  // engine/vmm/: thaw bench boot, thaw vs QEMU (needs KVM)
+Command add_image_command(CLI::App& app);    // guest/image/: thaw image build
+Command add_invoke_command(CLI::App& app);   // engine/: thaw invoke (cold start + one invocation; needs KVM)
 
 }  // namespace thaw::cli

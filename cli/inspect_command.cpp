@@ -1,17 +1,145 @@
-// thaw inspect SNAPSHOT_DIR [--json]: placeholder until the page store lands (snapshot/).
+// thaw inspect SNAPSHOT_DIR [--json] [--verify]: what a snapshot holds. The report is built as
+// ordered JSON by a list of sections (one function each); text output renders the same tree, so
+// a new field or section appears in both. Add a section by appending to kSections.
+#include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "snapshot/page_store_reader.h"
+#include "snapshot/working_set.h"
 
 namespace thaw::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+using snapshot::Manifest;
+using snapshot::PageStoreReader;
+
+struct InspectContext {
+  fs::path dir;
+  PageStoreReader& reader;
+  const Manifest& manifest;
+};
+
+using Section = std::function<void(const InspectContext&, ordered_json&)>;
+
+void snapshot_section(const InspectContext& c, ordered_json& out) {
+  const Manifest& m = c.manifest;
+  out["snapshot"] = {{"directory", c.dir.string()},
+                     {"format_version", std::to_string(m.format_major) + "." + std::to_string(m.format_minor)},
+                     {"engine_version", m.engine_version},
+                     {"created", m.created}};
+}
+
+void memory_section(const InspectContext& c, ordered_json& out) {
+  const Manifest& m = c.manifest;
+  ordered_json regions = ordered_json::array();
+  for (const auto& r : m.regions)
+    regions.push_back({{"guest_addr", r.guest_addr}, {"first_page", r.first_page}, {"pages", r.page_count}});
+  out["memory"] = {{"page_size", m.page_size},
+                   {"pages_per_chunk", m.pages_per_chunk},
+                   {"page_space_pages", m.page_count},
+                   {"chunk_count", m.chunk_count},
+                   {"region_count", m.regions.size()},
+                   {"regions", regions}};
+}
+
+void page_store_section(const InspectContext& c, ordered_json& out) {
+  const auto& t = c.manifest.totals;
+  uint64_t nonzero = (t.pages - t.zero_pages) * c.manifest.page_size;
+  auto ratio = [](uint64_t a, uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+  ordered_json packs = ordered_json::array();
+  for (const auto& p : c.manifest.packs) packs.push_back({{"name", p.name}, {"bytes", p.bytes}});
+  out["page_store"] = {{"pages", t.pages},
+                       {"zero_pages", t.zero_pages},
+                       {"chunks", t.chunks},
+                       {"stored_chunks", t.stored_chunks},
+                       {"dedupe_hits", t.dedupe_hits},
+                       {"raw_bytes", t.raw_bytes},
+                       {"nonzero_bytes", nonzero},
+                       {"compressed_bytes", t.referenced_bytes},
+                       {"stored_bytes", t.stored_bytes},
+                       {"ratio", ratio(t.referenced_bytes, nonzero)},
+                       {"ratio_of_raw", ratio(t.referenced_bytes, t.raw_bytes)},
+                       {"store", snapshot::store_path(c.dir, c.manifest).string()},
+                       {"packs", packs}};
+}
+
+void files_section(const InspectContext& c, ordered_json& out) {
+  ordered_json files = ordered_json::object();
+  for (const auto& [name, f] : c.manifest.files)
+    files[name] = {{"bytes", f.bytes}, {"xxh3_128", snapshot::to_hex(f.xxh3_128)}};
+  out["files"] = files;
+  auto ws = snapshot::load_working_set(c.dir);
+  out["working_set"] = ws ? ordered_json{{"present", true}, {"chunks", ws->size()}} : ordered_json{{"present", false}};
+  if (!c.manifest.metadata.empty()) out["metadata"] = c.manifest.metadata;
+}
+
+const std::vector<Section> kSections = {snapshot_section, memory_section, page_store_section, files_section};
+
+// Renders the report as indented "key: value" lines; long arrays are summarised.
+void render_text(const ordered_json& j, int indent) {
+  std::string pad(static_cast<size_t>(indent) * 2, ' ');
+  for (const auto& [key, v] : j.items()) {
+    if (v.is_object()) {
+      std::printf("%s%s:\n", pad.c_str(), key.c_str());
+      render_text(v, indent + 1);
+    } else if (v.is_array()) {
+      if (v.size() > 8 || (!v.empty() && v.front().is_object())) {
+        std::printf("%s%s: %zu entries%s\n", pad.c_str(), key.c_str(), v.size(), v.empty() ? "" : " (--json lists them)");
+      } else {
+        std::printf("%s%s: %s\n", pad.c_str(), key.c_str(), v.dump().c_str());
+      }
+    } else if (v.is_number_float()) {
+      std::printf("%s%s: %.4f\n", pad.c_str(), key.c_str(), v.get<double>());
+    } else if (v.is_string()) {
+      std::printf("%s%s: %s\n", pad.c_str(), key.c_str(), v.get<std::string>().c_str());
+    } else {
+      std::printf("%s%s: %s\n", pad.c_str(), key.c_str(), v.dump().c_str());
+    }
+  }
+}
+
+}  // namespace
+
 Command add_inspect_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("inspect", "show what a snapshot holds");
-  auto dir = std::make_shared<std::string>();
-  sub->add_option("snapshot", *dir, "snapshot directory")->required();
-  return {sub, false, [dir]() -> int { throw Error("inspect: not built yet"); }};
+  auto* sub = app.add_subcommand("inspect", "show what a snapshot holds (verifies its manifest and index)");
+  struct Args {
+    std::string dir;
+    bool json = false;
+    bool verify = false;
+  };
+  auto args = std::make_shared<Args>();
+  sub->add_option("snapshot", args->dir, "snapshot directory")->required();
+  sub->add_flag("--json", args->json, "print the report as JSON");
+  sub->add_flag("--verify", args->verify, "also read, checksum and decode every chunk");
+  return {sub, false, [args]() -> int {
+            auto reader = snapshot::PageStoreReader::open(args->dir);
+            InspectContext ctx{args->dir, *reader, reader->manifest()};
+            ordered_json report = ordered_json::object();
+            for (const auto& s : kSections) s(ctx, report);
+            if (args->verify) {
+              std::vector<std::byte> buf(static_cast<size_t>(reader->pages_per_chunk()) * reader->page_size());
+              for (uint64_t chunk = 0; chunk < reader->chunk_count(); ++chunk)
+                reader->read_chunk(chunk, std::span(buf).first(reader->chunk_bytes(chunk)));
+              report["verified"] = {{"chunks", reader->chunk_count()}, {"ok", true}};
+            }
+            if (args->json) {
+              std::printf("%s\n", report.dump(2).c_str());
+            } else {
+              render_text(report, 0);
+            }
+            return 0;
+          }};
 }
 
 }  // namespace thaw::cli

@@ -28,7 +28,12 @@ int main(int argc, char** argv) {
 
   std::vector<thaw::cli::Command> commands;
   commands.push_back(thaw::cli::add_inspect_command(app));
+  commands.push_back(thaw::cli::add_capture_command(app));
   commands.push_back(thaw::cli::add_kvmhost_command(app));
+  commands.push_back(thaw::cli::add_boot_command(app));
+  commands.push_back(thaw::cli::add_bench_boot_command(app));
+  commands.push_back(thaw::cli::add_image_command(app));
+  commands.push_back(thaw::cli::add_invoke_command(app));
 
   try {
     app.parse(argc, argv);

@@ -44,6 +44,7 @@ std::string_view message_type_name(MessageType t) {
     case MessageType::kLog: return "log";
     case MessageType::kRuntimeExit: return "runtime-exit";
     case MessageType::kShutdown: return "shutdown";
+    case MessageType::kAgentReady: return "agent-ready";
   }
   return "unknown";
 }

@@ -38,6 +38,10 @@ enum class MessageType : uint16_t {
   kLog = 13,              // guest -> host: meta: stream ("stdout"|"stderr"); data: one line
   kRuntimeExit = 14,      // guest -> host: meta: status (the runtime process ended)
   kShutdown = 15,         // host -> guest: SIGTERM the runtime, 2 s, then power off
+  // guest -> host: the agent is up and its end of the channel is open and raw. The host sends
+  // nothing before it: bytes that reach the guest before the port is opened and switched to
+  // raw mode would be line-edited or echoed by its tty.
+  kAgentReady = 16,
 };
 std::string_view message_type_name(MessageType t);
 

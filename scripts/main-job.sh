@@ -1,7 +1,36 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and runs thaw on real work.
+# The main job: installs what is missing, builds, and runs thaw on real work:
+# a python3 that imported much of the standard library is captured into a page store
+# (thaw capture) and the snapshot is shown (thaw inspect).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh build
-echo "main job: not wired yet"
+
+out=$(mktemp -d /tmp/thaw-main-job.XXXXXX)
+py_pid=
+cleanup() {
+  if [ -n "$py_pid" ]; then kill "$py_pid" 2>/dev/null || true; wait "$py_pid" 2>/dev/null || true; fi
+  rm -rf "$out"
+}
+trap cleanup EXIT
+
+mkfifo "$out/ready"
+python3 - >"$out/ready" <<'PY' &
+import sys, json, re, os, collections, asyncio, email, http.client, http.server, xml.etree.ElementTree
+import sqlite3, decimal, unittest, argparse, logging, subprocess, threading, multiprocessing, ssl, hashlib
+import urllib.request, zipfile, tarfile, csv, datetime, pathlib, typing, dataclasses, inspect, ast, pickle
+import socket, shutil, tempfile, difflib, textwrap, statistics, fractions, random, uuid, base64, gzip, bz2
+import lzma, html.parser, configparser, concurrent.futures, ctypes, pdb, doctest, pydoc, smtplib, calendar
+import queue, string, struct, codecs, unicodedata, tokenize, dis, traceback, timeit, enum, functools
+import itertools, copy, pprint, heapq, bisect, array, weakref, contextlib, math, glob, zlib, hmac, secrets
+import ipaddress, shlex, importlib.metadata, sysconfig, xmlrpc.client, wsgiref.simple_server, platform, time
+print("ready", flush=True)
+time.sleep(600)
+PY
+py_pid=$!
+read -r _ <"$out/ready"
+echo "main job: python3 (pid $py_pid) imported the standard library; capturing it"
+build/thaw capture --pid "$py_pid" --out "$out/snapshot"
+echo
+build/thaw inspect "$out/snapshot"

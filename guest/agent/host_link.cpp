@@ -35,6 +35,7 @@ HostMessage to_host_message(Message& m) {
       s.log_group_name = str(m.meta, "log_group_name");
       s.log_stream_name = str(m.meta, "log_stream_name");
       s.sandbox_id = str(m.meta, "sandbox_id");
+      s.wall_clock_ns = num(m.meta, "clock_ns");
       if (auto it = m.meta.find("environment"); it != m.meta.end() && it->is_object())
         for (auto& [k, v] : it->items())
           if (v.is_string()) s.environment[k] = v.get<std::string>();
@@ -115,6 +116,7 @@ void HostLink::send(int type, nlohmann::json meta, std::string data) {
   write_all(channel::encode(m));
 }
 
+void HostLink::send_agent_ready() { send(int(MessageType::kAgentReady), nlohmann::json::object(), {}); }
 void HostLink::send_init_done(double init_ms) { send(int(MessageType::kInitDone), {{"init_ms", init_ms}}, {}); }
 void HostLink::send_init_error(const std::string& error_type, const std::string& body) {
   send(int(MessageType::kInitError), {{"error_type", error_type}}, body);

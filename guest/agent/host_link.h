@@ -27,6 +27,7 @@ struct FunctionSetup {
   std::string log_group_name;
   std::string log_stream_name;
   std::string sandbox_id;
+  int64_t wall_clock_ns = 0;  // the host's clock when it sent this; the guest's has no RTC to trust
   std::map<std::string, std::string> environment;  // the function's own variables
 };
 
@@ -60,6 +61,7 @@ class HostLink {
   // malformed frame, SystemError on a read error; an end of stream is a thaw::Error too.
   std::vector<HostMessage> read_available();
 
+  void send_agent_ready();
   void send_init_done(double init_ms);
   void send_init_error(const std::string& error_type, const std::string& body);
   // The runtime reached restore/next: the host may snapshot now.

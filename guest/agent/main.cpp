@@ -281,6 +281,7 @@ int main() {
       bring_up_loopback();
     }
     HostLink link(open_channel(pid1 ? "/dev/hvc0" : (std::getenv("THAW_AGENT_CHANNEL") ?: "/dev/hvc0")));
+    link.send_agent_ready();
     std::optional<FunctionSetup> setup;
     while (!setup) {
       pollfd p{link.fd(), POLLIN, 0};
@@ -289,6 +290,8 @@ int main() {
         if (auto* s = std::get_if<FunctionSetup>(&m)) setup = std::move(*s);
     }
     if (!setup->sandbox_id.empty()) set_hostname(setup->sandbox_id.substr(0, 63));
+    if (pid1 && setup->wall_clock_ns) thaw::hooks::set_wall_clock(setup->wall_clock_ns);
+    console("starting " + setup->function_name + " (" + setup->initialization_type + ")");
     rc = Agent(link, std::move(*setup)).run();
   } catch (const std::exception& e) {
     console(std::string("fatal: ") + e.what());

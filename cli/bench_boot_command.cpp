@@ -1,0 +1,158 @@
+// thaw bench boot [--json] [--reps N]: boot-to-init time of thaw's microVM and of QEMU's
+// (-enable-kvm -M microvm) on the same kernel, initramfs and command line, alternating runs on
+// the same KVM; prints medians and their ratio. Boot-to-init = from the start of VM creation
+// (thaw) or of the QEMU process to the init's marker on the serial console.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/unique_fd.h"
+#include "cli/commands.h"
+#include "engine/vmm/vm.h"
+
+namespace thaw::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchBootOptions {
+  std::string kernel, initrd, cmdline, qemu = "qemu-system-x86_64", marker = "THAW_INIT_MARKER";
+  uint64_t mem_mib = 256;
+  unsigned reps = 3;
+  double timeout_s = 120;
+  bool json = false;
+};
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double boot_thaw(const BenchBootOptions& o) {
+  auto t0 = Clock::now();
+  vmm::VmConfig cfg;
+  cfg.kernel = o.kernel;
+  cfg.initrd = o.initrd;
+  cfg.cmdline = o.cmdline;
+  cfg.mem_mib = o.mem_mib;
+  vmm::Vm vm(std::move(cfg));
+  vm.start();
+  bool seen = vm.wait_for_console(o.marker, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)));
+  double ms = ms_since(t0);
+  vm.request_stop(vmm::ExitReason::kStopped, "benchmark done");
+  vmm::VmExit e = vm.wait();
+  if (!seen)
+    throw Error("bench boot: thaw's guest never printed " + o.marker + " (VM ended: " +
+                std::string(vmm::to_string(e.reason)) + ", " + e.detail + "); console:\n" + vm.console_log());
+  return ms;
+}
+
+double boot_qemu(const BenchBootOptions& o) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) < 0) throw_errno("pipe2", "qemu serial");
+  UniqueFd rd(pipe_fds[0]), wr(pipe_fds[1]);
+  std::vector<std::string> args{o.qemu,     "-M",      "microvm",        "-enable-kvm", "-cpu",     "host",
+                                "-m",       std::to_string(o.mem_mib),   "-smp",        "1",        "-kernel",
+                                o.kernel,   "-initrd", o.initrd,         "-append",     o.cmdline,  "-nodefaults",
+                                "-no-user-config", "-display", "none",   "-serial",     "stdio",    "-no-reboot"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto t0 = Clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork", "qemu");
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(wr.get(), STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  wr.reset();
+  std::string out;
+  bool seen = false;
+  auto deadline = t0 + std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  char buf[4096];
+  while (!seen && Clock::now() < deadline) {
+    pollfd p{rd.get(), POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    seen = out.find(o.marker) != std::string::npos;
+  }
+  double ms = ms_since(t0);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!seen) throw Error("bench boot: QEMU's guest never printed " + o.marker + " (is " + o.qemu + " installed?); output:\n" + out);
+  return ms;
+}
+
+int run_bench_boot(BenchBootOptions o) {
+  if (o.reps == 0) throw Error("bench boot: --reps must be at least 1");
+  std::vector<double> thaw_ms, qemu_ms;
+  for (unsigned i = 0; i < o.reps; ++i) {  // alternate, so drift hits both alike
+    thaw_ms.push_back(boot_thaw(o));
+    qemu_ms.push_back(boot_qemu(o));
+  }
+  double t = median(thaw_ms), q = median(qemu_ms);
+  if (o.json) {
+    nlohmann::json j{{"thaw_boot_ms", t}, {"qemu_boot_ms", q}, {"ratio", t / q},   {"reps", o.reps},
+                     {"thaw_runs_ms", thaw_ms}, {"qemu_runs_ms", qemu_ms}, {"kernel", o.kernel},
+                     {"initrd", o.initrd}, {"cmdline", o.cmdline}, {"mem_mib", o.mem_mib}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    auto runs = [](const std::vector<double>& v) {
+      std::string s;
+      for (double x : v) s += (s.empty() ? "" : ", ") + std::to_string(static_cast<long>(x));
+      return s;
+    };
+    std::printf("boot-to-init (median of %u)\n", o.reps);
+    std::printf("  thaw          %10.1f ms   (%s)\n", t, runs(thaw_ms).c_str());
+    std::printf("  qemu microvm  %10.1f ms   (%s)\n", q, runs(qemu_ms).c_str());
+    std::printf("  ratio thaw/qemu  %.3f\n", t / q);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_boot_command(CLI::App& app) {
+  CLI::App* bench = nullptr;  // `thaw bench` may already exist (other bench subcommands)
+  for (auto* s : app.get_subcommands([](CLI::App* a) { return a->get_name() == "bench"; })) bench = s;
+  if (!bench) bench = app.add_subcommand("bench", "benchmarks");
+  bench->require_subcommand(1);
+  auto* sub = bench->add_subcommand("boot", "boot-to-init time: thaw vs QEMU microvm on the same KVM");
+  auto o = std::make_shared<BenchBootOptions>();
+  o->cmdline = std::string(vmm::kDefaultCmdline) + " thaw.test=poweroff";
+  sub->add_option("--kernel", o->kernel, "bzImage")->required();
+  sub->add_option("--initrd", o->initrd, "initramfs whose init prints the marker first (guest/build-test-initramfs.sh)")->required();
+  sub->add_option("--cmdline", o->cmdline, "kernel command line (both VMMs)")->capture_default_str();
+  sub->add_option("--marker", o->marker, "text the init prints on the serial console")->capture_default_str();
+  sub->add_option("--mem", o->mem_mib, "guest memory in MiB")->capture_default_str();
+  sub->add_option("--reps", o->reps, "boots of each")->capture_default_str();
+  sub->add_option("--qemu", o->qemu, "QEMU binary")->capture_default_str();
+  sub->add_option("--timeout", o->timeout_s, "seconds allowed per boot")->capture_default_str();
+  sub->add_flag("--json", o->json, "print one JSON object (thaw_boot_ms, qemu_boot_ms, ratio, runs)");
+  return {sub, true, [o] { return run_bench_boot(*o); }};
+}
+
+}  // namespace thaw::cli

@@ -1,0 +1,114 @@
+#pragma once
+// A sandbox: one function's microVM and the host end of its channel. It boots the function's
+// image, runs INIT (the runtime's first invocation/next ends it), then serves invocations one
+// at a time, as Lambda does: each invocation has its deadline; a timeout, a runtime crash or a
+// broken channel discards the sandbox (the VM is torn down), never the engine.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+#include "engine/report.h"
+#include "guest/image/function_config.h"
+#include "runtime-api/channel_protocol.h"
+
+namespace thaw::vmm {
+class Vm;
+}
+
+namespace thaw::engine {
+
+// The function's INIT failed or timed out, or its sandbox could not be started. error_type is
+// Lambda's (Runtime.ExitError, Runtime.ImportModuleError, Sandbox.Timedout ...).
+class SandboxError : public Error {
+ public:
+  SandboxError(std::string error_type, std::string message, std::string body = {})
+      : Error(message), error_type_(std::move(error_type)), body_(std::move(body)) {}
+  const std::string& error_type() const { return error_type_; }
+  // The runtime's own error JSON when it sent one (passed through unchanged).
+  const std::string& body() const { return body_; }
+
+ private:
+  std::string error_type_, body_;
+};
+
+struct SandboxOptions {
+  // The function's stdout/stderr lines and the platform's START/END/REPORT lines.
+  std::function<void(std::string_view line)> log;
+  // Guest kernel console lines (boot messages, agent failures); empty: discarded.
+  std::function<void(std::string_view line)> console;
+  unsigned vcpus = 1;
+  // Time allowed for the kernel and agent to come up, on top of the INIT budget. Generous by
+  // default: under software emulation a kernel boot alone takes ~10 s.
+  std::chrono::milliseconds boot_allowance{120'000};
+  // "on-demand" or "snap-start" (AWS_LAMBDA_INITIALIZATION_TYPE).
+  std::string initialization_type = "on-demand";
+  std::string region = "us-east-1";
+};
+
+struct InvokeRequest {
+  std::string payload;
+  std::string request_id;  // empty: a new UUID
+  std::string client_context;
+  std::string cognito_identity;
+};
+
+struct InvokeResult {
+  enum class Status { kSuccess, kFunctionError, kTimeout, kRuntimeExit, kSandboxError };
+  Status status = Status::kSuccess;
+  std::string body;        // the response, or Lambda's error JSON
+  std::string error_type;  // for everything but kSuccess (Lambda's X-Amz-Function-Error)
+  InvocationReport report;
+};
+
+class Sandbox {
+ public:
+  // Boots `image_dir` and runs INIT. Throws SandboxError when INIT fails, times out, or the
+  // runtime exits; the VM is gone by then.
+  static std::unique_ptr<Sandbox> cold_start(const std::string& image_dir, SandboxOptions options);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Runs one invocation and writes START/END/REPORT through options.log. After any status
+  // but kSuccess and kFunctionError the sandbox is dead (alive() is false).
+  InvokeResult invoke(const InvokeRequest& request);
+  bool alive() const { return alive_; }
+  // SHUTDOWN: the runtime gets SIGTERM and 2 s, then the VM powers off. Idempotent.
+  void shutdown();
+
+  const image::ImageConfig& image() const { return image_; }
+  double init_ms() const { return init_ms_; }
+
+ private:
+  Sandbox(image::ImageConfig image, SandboxOptions options);
+  void boot(const std::string& image_dir);
+  void send(channel::MessageType type, nlohmann::json meta, std::string data = {});
+  // Waits for the next message that is not a log line; nullopt at the deadline or when the VM ended.
+  std::optional<channel::Message> wait_message(std::chrono::steady_clock::time_point deadline);
+  void on_channel_bytes(std::span<const uint8_t> bytes);
+  void discard(const std::string& why);
+
+  image::ImageConfig image_;
+  SandboxOptions options_;
+  std::unique_ptr<vmm::Vm> vm_;
+  bool alive_ = false;
+  bool first_invoke_ = true;
+  double init_ms_ = 0;
+  uint32_t sequence_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  channel::Decoder decoder_;
+  std::deque<channel::Message> inbox_;
+  std::optional<std::string> channel_error_;
+  std::string console_line_;
+};
+
+}  // namespace thaw::engine

@@ -1,0 +1,49 @@
+#pragma once
+// /dev/kvm: opening it, checking the API version and the capabilities thaw relies on, and the
+// host's supported CPUID. Missing pieces are reported by name (thaw::Error).
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "base/unique_fd.h"
+
+namespace thaw::vmm {
+
+// <linux/kvm.h> declares kvm_cpuid2 and kvm_msrs with __DECLARE_FLEX_ARRAY, whose empty struct
+// has size 1 in C++: their entries move (to offset 12 / 16) and the ioctl numbers built from
+// sizeof() change, so KVM answers EINVAL. thaw uses the kernel's real layout: an 8-byte header
+// followed by the entries, and ioctl numbers built from that header.
+struct KvmCpuidHeader {
+  uint32_t nent;
+  uint32_t padding;
+};
+struct KvmMsrsHeader {
+  uint32_t nmsrs;
+  uint32_t pad;
+};
+inline constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmCpuidHeader);
+inline constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuidHeader);
+inline constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
+
+class Kvm {
+ public:
+  // Opens /dev/kvm and checks API version 12 and every capability the microVM needs.
+  static Kvm open(const char* path = "/dev/kvm");
+
+  int fd() const { return fd_.get(); }
+  int check_extension(long cap) const;
+  size_t vcpu_mmap_size() const;
+  std::vector<kvm_cpuid_entry2> supported_cpuid() const;
+  bool has_tsc_deadline_timer() const { return check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0; }
+
+ private:
+  UniqueFd fd_;
+};
+
+// ioctl() that retries on EINTR and throws SystemError naming `call` and `what` on failure.
+int kvm_ioctl(int fd, unsigned long request, const void* arg, std::string_view call, std::string_view what = {});
+int kvm_ioctl(int fd, unsigned long request, unsigned long arg, std::string_view call, std::string_view what = {});
+
+}  // namespace thaw::vmm

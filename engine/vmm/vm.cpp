@@ -1,0 +1,310 @@
+#include "engine/vmm/vm.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "engine/vmm/boot/acpi.h"
+#include "engine/vmm/boot/bzimage.h"
+#include "engine/vmm/boot/layout.h"
+#include "engine/vmm/boot/linux_loader.h"
+#include "engine/vmm/boot/mptable.h"
+#include "engine/vmm/cpuid.h"
+
+namespace thaw::vmm {
+namespace {
+
+// Kicks a vCPU thread out of KVM_RUN. The handler does nothing: the interrupted ioctl returns
+// EINTR, and kvm_run.immediate_exit covers a thread that was about to enter KVM_RUN.
+int kick_signal() { return SIGRTMIN + 3; }
+
+void install_kick_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return
+    if (::sigaction(kick_signal(), &sa, nullptr) < 0) throw_errno("sigaction", "vCPU kick signal");
+  });
+}
+
+constexpr size_t kConsoleLogMax = 8u << 20;
+
+// Masks both 8259s as firmware would: the guest drives the IOAPIC; an unprogrammed PIC must not
+// inject vectors through LINT0.
+void mask_pic(int vm_fd) {
+  for (uint32_t chip : {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE}) {
+    kvm_irqchip c{};
+    c.chip_id = chip;
+    kvm_ioctl(vm_fd, KVM_GET_IRQCHIP, &c, "KVM_GET_IRQCHIP");
+    c.chip.pic.imr = 0xff;
+    c.chip.pic.irq_base = chip == KVM_IRQCHIP_PIC_MASTER ? 0x20 : 0x28;
+    kvm_ioctl(vm_fd, KVM_SET_IRQCHIP, &c, "KVM_SET_IRQCHIP");
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(ExitReason r) {
+  switch (r) {
+    case ExitReason::kPowerOff: return "poweroff";
+    case ExitReason::kReboot: return "reboot";
+    case ExitReason::kPanic: return "panic";
+    case ExitReason::kTripleFault: return "triple-fault";
+    case ExitReason::kInternalError: return "internal-error";
+    case ExitReason::kTimeout: return "timeout";
+    case ExitReason::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+Vm::Vm(VmConfig config) : config_(std::move(config)), memory_(memory::GuestMemory::create(config_.mem_mib << 20)) {
+  if (config_.vcpus == 0 || config_.vcpus > layout::kMaxVcpus)
+    throw Error("vm: vCPU count must be 1.." + std::to_string(layout::kMaxVcpus));
+  uint64_t mem_size = config_.mem_mib << 20;
+  if (mem_size < layout::kMinMemory || mem_size > layout::kMmioGapStart)
+    throw Error("vm: memory must be 64..3072 MiB");
+
+  // Files first: a bad kernel is reported before any KVM work.
+  std::vector<uint8_t> kernel = read_file(config_.kernel);
+  parse_bzimage(kernel, config_.kernel);
+  std::vector<uint8_t> initrd;
+  if (!config_.initrd.empty()) initrd = read_file(config_.initrd);
+
+  kvm_ = Kvm::open();
+  vm_fd_ = UniqueFd(kvm_ioctl(kvm_.fd(), KVM_CREATE_VM, 0ul, "KVM_CREATE_VM"));
+  // Both addresses sit in the MMIO gap below 4 GiB where no RAM is; Intel needs them before
+  // the first vCPU runs, AMD ignores them.
+  kvm_ioctl(vm_fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(layout::kTss), "KVM_SET_TSS_ADDR");
+  uint64_t identity = layout::kIdentityMap;
+  kvm_ioctl(vm_fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity, "KVM_SET_IDENTITY_MAP_ADDR");
+  // The irqchip must exist before vCPUs (they get in-kernel LAPICs), the PIT after it.
+  kvm_ioctl(vm_fd_.get(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP");
+  kvm_pit_config pit{};
+  pit.flags = KVM_PIT_SPEAKER_DUMMY;
+  kvm_ioctl(vm_fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+  mask_pic(vm_fd_.get());
+
+  for (const auto& r : memory_.regions()) {
+    kvm_userspace_memory_region region{};
+    region.slot = r.slot;
+    region.guest_phys_addr = r.guest_addr;
+    region.memory_size = r.size;
+    region.userspace_addr = reinterpret_cast<uint64_t>(r.host);
+    kvm_ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+  }
+  view_ = GuestMemoryView::of(memory_);
+
+  // Devices.
+  serial_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kSerialIrq);
+  serial_ = std::make_unique<Serial>([this](uint8_t b) { on_console_byte(b); }, [this] { serial_irq_->trigger(); });
+  i8042_ = std::make_unique<I8042>([this] { request_stop(ExitReason::kReboot, "the guest reset the machine (i8042)"); });
+  acpi_sleep_ = std::make_unique<AcpiSleep>([this] { request_stop(ExitReason::kPowerOff, "the guest powered off (ACPI S5)"); });
+  pio_.add(layout::kSerialPort, 8, serial_.get());
+  pio_.add(layout::kI8042DataPort, 5, i8042_.get());
+  pio_.add(layout::kAcpiSleepControlPort, 2, acpi_sleep_.get());
+  virtio_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kFirstVirtioIrq);
+  console_dev_ = std::make_unique<VirtioConsole>(view_, [this] { virtio_irq_->trigger(); });
+  mmio_.add(layout::kVirtioMmioBase, layout::kVirtioMmioSize, console_dev_.get());
+  kvm_ioeventfd notify{};
+  notify.addr = layout::kVirtioMmioBase + kVirtioMmioQueueNotify;
+  notify.len = 4;
+  notify.fd = console_dev_->notify_fd();
+  kvm_ioctl(vm_fd_.get(), KVM_IOEVENTFD, &notify, "KVM_IOEVENTFD", "virtio-console QueueNotify");
+
+  // Guest memory contents.
+  VirtioMmioSlot slots[] = {{layout::kVirtioMmioBase, static_cast<uint32_t>(layout::kVirtioMmioSize), layout::kFirstVirtioIrq}};
+  uint64_t rsdp = write_acpi_tables(view_, config_.vcpus, slots);
+  write_mptable(view_, config_.vcpus);
+  LinuxBootSpec spec{kernel, config_.kernel, initrd, config_.cmdline, mem_size, rsdp};
+  BootEntry entry = load_linux(view_, spec);
+
+  // vCPUs.
+  auto supported = kvm_.supported_cpuid();
+  bool tsc_deadline = kvm_.has_tsc_deadline_timer();
+  size_t run_size = kvm_.vcpu_mmap_size();
+  for (unsigned i = 0; i < config_.vcpus; ++i) {
+    auto v = std::make_unique<Vcpu>(vm_fd_.get(), i, run_size);
+    v->set_cpuid(normalize_cpuid(supported, {i, config_.vcpus}, tsc_deadline));
+    v->set_boot_msrs();
+    v->set_boot_fpu();
+    if (i == 0) v->set_boot_registers(entry);
+    vcpus_.push_back(std::move(v));
+  }
+  install_kick_handler();
+}
+
+Vm::~Vm() {
+  if (!threads_.empty()) {
+    request_stop(ExitReason::kStopped, "the VM was destroyed");
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  if (console_dev_) console_dev_->stop();
+}
+
+void Vm::start() {
+  if (!threads_.empty()) throw Error("vm: already started");
+  if (config_.timeout.count() > 0) deadline_ = std::chrono::steady_clock::now() + config_.timeout;
+  console_dev_->start();
+  for (auto& v : vcpus_) threads_.emplace_back([this, vcpu = v.get()] { vcpu_loop(*vcpu); });
+}
+
+VmExit Vm::wait() {
+  {
+    std::unique_lock lock(exit_mu_);
+    if (deadline_ != std::chrono::steady_clock::time_point{}) {
+      if (!exit_cv_.wait_until(lock, deadline_, [&] { return exited_; })) {
+        lock.unlock();
+        request_stop(ExitReason::kTimeout, "the guest ran past its " + std::to_string(config_.timeout.count()) + " ms timeout");
+        lock.lock();
+      }
+    }
+    exit_cv_.wait(lock, [&] { return exited_; });
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  console_dev_->stop();
+  std::lock_guard lock(exit_mu_);
+  return exit_;
+}
+
+void Vm::request_stop(ExitReason reason, std::string detail) {
+  {
+    std::lock_guard lock(exit_mu_);
+    if (exited_) return;
+    if (reason == ExitReason::kReboot) {
+      std::lock_guard log_lock(log_mu_);
+      if (saw_panic_) {
+        reason = ExitReason::kPanic;
+        detail = "the guest kernel panicked";
+      }
+    }
+    exited_ = true;
+    exit_ = {reason, std::move(detail)};
+    stopping_ = true;
+    for (auto& v : vcpus_) __atomic_store_n(&v->run()->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    for (auto& t : threads_) ::pthread_kill(t.native_handle(), kick_signal());
+  }
+  exit_cv_.notify_all();
+  log_cv_.notify_all();
+}
+
+bool Vm::exited() const {
+  std::lock_guard lock(exit_mu_);
+  return exited_;
+}
+
+void Vm::vcpu_loop(Vcpu& vcpu) {
+  kvm_run* run = vcpu.run();
+  std::string who = "vCPU " + std::to_string(vcpu.index());
+  try {
+    while (!stopping_) {
+      if (::ioctl(vcpu.fd(), KVM_RUN, 0) < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        request_stop(ExitReason::kInternalError, who + ": KVM_RUN: " + std::strerror(errno));
+        return;
+      }
+      switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+          handle_io(run);
+          break;
+        case KVM_EXIT_MMIO:
+          handle_mmio(run);
+          break;
+        case KVM_EXIT_INTR:
+          break;
+        case KVM_EXIT_HLT:
+          request_stop(ExitReason::kInternalError, who + ": halted with no in-kernel LAPIC to wake it");
+          return;
+        case KVM_EXIT_SHUTDOWN:
+          request_stop(ExitReason::kTripleFault, who + ": triple fault (KVM_EXIT_SHUTDOWN)");
+          return;
+        case KVM_EXIT_SYSTEM_EVENT:
+          switch (run->system_event.type) {
+            case KVM_SYSTEM_EVENT_SHUTDOWN: request_stop(ExitReason::kPowerOff, who + ": system event shutdown"); break;
+            case KVM_SYSTEM_EVENT_RESET: request_stop(ExitReason::kReboot, who + ": system event reset"); break;
+            case KVM_SYSTEM_EVENT_CRASH: request_stop(ExitReason::kPanic, who + ": system event crash"); break;
+            default: request_stop(ExitReason::kInternalError, who + ": system event " + std::to_string(run->system_event.type));
+          }
+          return;
+        case KVM_EXIT_FAIL_ENTRY:
+          request_stop(ExitReason::kInternalError,
+                       who + ": VM entry failed, hardware reason " +
+                           std::to_string(run->fail_entry.hardware_entry_failure_reason));
+          return;
+        case KVM_EXIT_INTERNAL_ERROR:
+          request_stop(ExitReason::kInternalError,
+                       who + ": KVM internal error, suberror " + std::to_string(run->internal.suberror));
+          return;
+        default:
+          request_stop(ExitReason::kInternalError, who + ": unexpected KVM exit " + std::to_string(run->exit_reason));
+          return;
+      }
+    }
+  } catch (const std::exception& e) {
+    request_stop(ExitReason::kInternalError, who + ": " + e.what());
+  }
+}
+
+void Vm::handle_io(kvm_run* run) {
+  auto* base = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
+  for (uint32_t i = 0; i < run->io.count; ++i) {
+    std::span<uint8_t> data(base + size_t(i) * run->io.size, run->io.size);
+    if (run->io.direction == KVM_EXIT_IO_OUT) {
+      pio_.write(run->io.port, data);
+    } else if (!pio_.read(run->io.port, data)) {
+      std::memset(data.data(), 0xff, data.size());
+    }
+  }
+}
+
+void Vm::handle_mmio(kvm_run* run) {
+  std::span<uint8_t> data(run->mmio.data, std::min<uint32_t>(run->mmio.len, 8));
+  if (run->mmio.is_write) {
+    mmio_.write(run->mmio.phys_addr, data);
+  } else if (!mmio_.read(run->mmio.phys_addr, data)) {
+    std::memset(data.data(), 0xff, data.size());
+  }
+}
+
+void Vm::on_console_byte(uint8_t b) {
+  bool line_done = false;
+  {
+    std::lock_guard lock(log_mu_);
+    if (console_log_.size() < kConsoleLogMax) console_log_.push_back(static_cast<char>(b));
+    if (b == '\n') {
+      if (console_line_.find("Kernel panic - not syncing") != std::string::npos) saw_panic_ = true;
+      console_line_.clear();
+      line_done = true;
+    } else if (console_line_.size() < 4096) {
+      console_line_.push_back(static_cast<char>(b));
+    }
+  }
+  if (line_done) log_cv_.notify_all();
+  if (config_.console) config_.console(b);
+}
+
+std::string Vm::console_log() const {
+  std::lock_guard lock(log_mu_);
+  return console_log_;
+}
+
+bool Vm::wait_for_console(std::string_view text, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(log_mu_);
+  auto found = [&] { return console_log_.find(text) != std::string::npos; };
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!found()) {
+    if (stopping_) return found();
+    if (log_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return found();
+  }
+  return true;
+}
+
+}  // namespace thaw::vmm

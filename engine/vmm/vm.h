@@ -1,0 +1,112 @@
+#pragma once
+// A KVM microVM booting a Linux bzImage: guest RAM, in-kernel irqchip and PIT, 1..N vCPUs (one
+// thread each), an 8250 console, i8042 reset, ACPI power-off, and a virtio-console channel.
+// Construction builds everything (and throws a thaw::Error / SystemError saying what failed);
+// run() (or start() + wait()) runs it until the guest powers off, reboots, panics,
+// triple-faults, KVM fails, the timeout fires or the host calls request_stop(). Every path ends
+// with all vCPU threads joined; destruction frees every fd, mapping and thread.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "engine/vmm/devices/acpi_sleep.h"
+#include "engine/vmm/devices/bus_device.h"
+#include "engine/vmm/devices/i8042.h"
+#include "engine/vmm/devices/serial.h"
+#include "engine/vmm/devices/virtio_console.h"
+#include "engine/vmm/exit_reason.h"
+#include "engine/vmm/irq_line.h"
+#include "engine/vmm/kvm.h"
+#include "engine/vmm/vcpu.h"
+#include "memory/guest_memory.h"
+
+namespace thaw::vmm {
+
+// Fast-booting defaults: serial console, i8042 reset for reboot, panic reboots at once, no PCI
+// scan (devices come from ACPI), quiet console.
+inline constexpr std::string_view kDefaultCmdline = "console=ttyS0 reboot=k panic=-1 pci=off quiet";
+
+struct VmConfig {
+  std::string kernel;  // bzImage path
+  std::string initrd;  // initramfs path (may be empty)
+  std::string cmdline{kDefaultCmdline};
+  uint64_t mem_mib = 256;
+  unsigned vcpus = 1;
+  std::chrono::milliseconds timeout{0};  // 0: none; counts from start()
+  // Serial output, byte by byte, on the vCPU thread that wrote it (besides the console log).
+  std::function<void(uint8_t)> console;
+};
+
+class Vm {
+ public:
+  explicit Vm(VmConfig config);
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  void start();
+  VmExit wait();
+  VmExit run() {
+    start();
+    return wait();
+  }
+  // Ends the VM from any thread; the first reason given wins.
+  void request_stop(ExitReason reason, std::string detail);
+
+  // The host<->guest channel (/dev/hvc0 in the guest).
+  VirtioConsole& channel() { return *console_dev_; }
+  // Terminal input to the guest's serial console.
+  void serial_input(std::span<const uint8_t> bytes) { serial_->enqueue_input(bytes); }
+  // Everything the guest wrote to its serial console so far.
+  std::string console_log() const;
+  // Waits until the console log contains `text`; false on timeout or when the VM ended first.
+  bool wait_for_console(std::string_view text, std::chrono::milliseconds timeout) const;
+  bool exited() const;
+  unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
+
+ private:
+  void vcpu_loop(Vcpu& vcpu);
+  void handle_io(kvm_run* run);
+  void handle_mmio(kvm_run* run);
+  void on_console_byte(uint8_t b);
+
+  VmConfig config_;
+  memory::GuestMemory memory_;
+  Kvm kvm_;
+  UniqueFd vm_fd_;
+  GuestMemoryView view_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::unique_ptr<IrqLine> serial_irq_, virtio_irq_;
+  std::unique_ptr<Serial> serial_;
+  std::unique_ptr<I8042> i8042_;
+  std::unique_ptr<AcpiSleep> acpi_sleep_;
+  std::unique_ptr<VirtioConsole> console_dev_;
+  Bus pio_, mmio_;
+
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  std::chrono::steady_clock::time_point deadline_{};
+
+  mutable std::mutex exit_mu_;
+  mutable std::condition_variable exit_cv_;
+  bool exited_ = false;
+  VmExit exit_;
+
+  mutable std::mutex log_mu_;
+  mutable std::condition_variable log_cv_;
+  std::string console_log_;
+  std::string console_line_;
+  bool saw_panic_ = false;
+};
+
+}  // namespace thaw::vmm

@@ -1,0 +1,32 @@
+#pragma once
+// SHA-256 (FIPS 180-4), incremental. Names the kernel and the initramfs in an image's
+// config so that a snapshot can tell whether it was made from exactly these bytes.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace thaw::image {
+
+class Sha256 {
+ public:
+  Sha256();
+  void update(std::span<const std::byte> data);
+  void update(std::string_view data) { update(std::as_bytes(std::span(data.data(), data.size()))); }
+  // Finishes the hash; the object must not be updated afterwards.
+  std::array<std::uint8_t, 32> digest();
+  std::string hex_digest();
+
+ private:
+  void block(const std::uint8_t* p);
+  std::array<std::uint32_t, 8> h_;
+  std::array<std::uint8_t, 64> buf_{};
+  std::size_t buf_len_ = 0;
+  std::uint64_t total_ = 0;
+};
+
+// Hex SHA-256 of a whole file; throws SystemError if it cannot be read.
+std::string sha256_file(const std::string& path);
+
+}  // namespace thaw::image

@@ -1,0 +1,36 @@
+"""SnapStart runtime hooks, with the API of AWS's `snapshot_restore_py` module.
+
+    from snapshot_restore_py import register_before_snapshot, register_after_restore
+
+    @register_before_snapshot
+    def close_connections(): ...
+
+    register_after_restore(reopen, "db.internal", port=5432)
+
+Before-snapshot hooks run in reverse order of registration, just before the sandbox is
+snapshotted; after-restore hooks run in order of registration in every sandbox restored
+from the snapshot, before it serves its first invocation.
+"""
+
+_before_snapshot_registry = []
+_after_restore_registry = []
+
+
+def register_before_snapshot(func, *args, **kwargs):
+    """Registers func(*args, **kwargs); returns func, so it also works as a decorator."""
+    _before_snapshot_registry.append((func, args, kwargs))
+    return func
+
+
+def register_after_restore(func, *args, **kwargs):
+    """Registers func(*args, **kwargs); returns func, so it also works as a decorator."""
+    _after_restore_registry.append((func, args, kwargs))
+    return func
+
+
+def get_before_snapshot():
+    return _before_snapshot_registry
+
+
+def get_after_restore():
+    return _after_restore_registry

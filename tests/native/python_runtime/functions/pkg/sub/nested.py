@@ -1,0 +1,2 @@
+def handler(event, context):
+    return {"where": __name__, "event": event}

@@ -1,0 +1,239 @@
+// The descriptor walker and the virtio-console device against hand-built (often hostile) rings
+// in a plain buffer standing in for guest memory.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "engine/vmm/devices/virtio_console.h"
+#include "engine/vmm/devices/virtqueue.h"
+
+namespace thaw::vmm {
+namespace {
+
+constexpr uint64_t kBase = 0x10000;  // guest address of the buffer
+constexpr uint64_t kSize = 0x10000;
+constexpr uint16_t kQ = 8;
+constexpr uint64_t kDesc = kBase, kAvail = kBase + 0x1000, kUsed = kBase + 0x2000, kData = kBase + 0x4000;
+
+struct FakeGuest {
+  std::vector<std::byte> mem = std::vector<std::byte>(kSize);
+  GuestMemoryView view{{{kBase, mem.data(), kSize}}};
+
+  std::byte* at(uint64_t gpa) { return mem.data() + (gpa - kBase); }
+  void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+    std::byte* d = at(kDesc + 16ull * i);
+    std::memcpy(d, &addr, 8);
+    std::memcpy(d + 8, &len, 4);
+    std::memcpy(d + 12, &flags, 2);
+    std::memcpy(d + 14, &next, 2);
+  }
+  void avail(uint16_t slot, uint16_t head, uint16_t idx, uint64_t ring = kAvail) {
+    std::memcpy(at(ring + 4 + 2ull * slot), &head, 2);
+    std::memcpy(at(ring + 2), &idx, 2);
+  }
+  uint16_t used_idx(uint64_t ring = kUsed) {
+    uint16_t v;
+    std::memcpy(&v, at(ring + 2), 2);
+    return v;
+  }
+  uint32_t used_len(uint16_t slot, uint64_t ring = kUsed) {
+    uint32_t v;
+    std::memcpy(&v, at(ring + 4 + 8ull * slot + 4), 4);
+    return v;
+  }
+};
+
+TEST(DescriptorWalker, WalksAChainOfReadableThenWritableBuffers) {
+  FakeGuest g;
+  g.desc(0, kData, 100, kVirtqDescFNext, 3);
+  g.desc(3, kData + 100, 50, kVirtqDescFNext | kVirtqDescFWrite, 5);
+  g.desc(5, kData + 200, 10, kVirtqDescFWrite, 0);
+  DescriptorChain c = walk_descriptor_chain(g.view, kDesc, kQ, 0);
+  ASSERT_EQ(c.buffers.size(), 3u);
+  EXPECT_EQ(c.readable_bytes, 100u);
+  EXPECT_EQ(c.writable_bytes, 60u);
+  EXPECT_EQ(c.buffers[1].host, g.at(kData + 100));
+  EXPECT_TRUE(c.buffers[2].device_writable);
+}
+
+TEST(DescriptorWalker, RejectsHostileChains) {
+  FakeGuest g;
+  // A loop: 0 -> 1 -> 0.
+  g.desc(0, kData, 8, kVirtqDescFNext, 1);
+  g.desc(1, kData, 8, kVirtqDescFNext, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 0), VirtqueueError);
+  // A self loop.
+  g.desc(2, kData, 8, kVirtqDescFNext, 2);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 2), VirtqueueError);
+  // next out of range; head out of range.
+  g.desc(3, kData, 8, kVirtqDescFNext, kQ);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 3), VirtqueueError);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, kQ), VirtqueueError);
+  // Buffers outside guest memory: below, beyond the end, straddling the end, wrapping around 2^64.
+  g.desc(4, kBase - 16, 8, 0, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 4), VirtqueueError);
+  g.desc(4, kBase + kSize, 1, 0, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 4), VirtqueueError);
+  g.desc(4, kBase + kSize - 4, 8, 0, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 4), VirtqueueError);
+  g.desc(4, ~0ull - 2, 0xffffffffu, 0, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 4), VirtqueueError);
+  // Indirect descriptors were not offered.
+  g.desc(5, kData, 16, kVirtqDescFIndirect, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 5), VirtqueueError);
+  // Readable after writable.
+  g.desc(6, kData, 8, kVirtqDescFWrite | kVirtqDescFNext, 7);
+  g.desc(7, kData, 8, 0, 0);
+  EXPECT_THROW(walk_descriptor_chain(g.view, kDesc, kQ, 6), VirtqueueError);
+  // A descriptor table that is itself outside guest memory.
+  EXPECT_THROW(walk_descriptor_chain(g.view, kBase + kSize - 16, kQ, 0), VirtqueueError);
+}
+
+TEST(Virtqueue, PopsAvailableChainsAndPublishesUsedOnes) {
+  FakeGuest g;
+  QueueState q{kQ, true, kDesc, kAvail, kUsed, 0, 0};
+  validate_queue(g.view, q, 256);
+  Virtqueue vq(g.view, q);
+  EXPECT_FALSE(vq.pop());
+  g.desc(2, kData, 32, kVirtqDescFWrite, 0);
+  g.avail(0, 2, 1);
+  auto c = vq.pop();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->head, 2);
+  vq.push_used(c->head, 17);
+  EXPECT_EQ(g.used_idx(), 1);
+  EXPECT_EQ(g.used_len(0), 17u);
+  EXPECT_FALSE(vq.pop());
+  // The driver claims more entries than the queue holds.
+  g.avail(1, 0, static_cast<uint16_t>(1 + kQ + 1));
+  EXPECT_THROW(vq.pop(), VirtqueueError);
+}
+
+TEST(Virtqueue, ValidateRejectsBadLayouts) {
+  FakeGuest g;
+  EXPECT_THROW(validate_queue(g.view, {0, false, kDesc, kAvail, kUsed, 0, 0}, 256), VirtqueueError);
+  EXPECT_THROW(validate_queue(g.view, {6, false, kDesc, kAvail, kUsed, 0, 0}, 256), VirtqueueError);
+  EXPECT_THROW(validate_queue(g.view, {512, false, kDesc, kAvail, kUsed, 0, 0}, 256), VirtqueueError);
+  EXPECT_THROW(validate_queue(g.view, {kQ, false, kDesc + 1, kAvail, kUsed, 0, 0}, 256), VirtqueueError);
+  EXPECT_THROW(validate_queue(g.view, {kQ, false, kDesc, kAvail, kBase + kSize - 8, 0, 0}, 256), VirtqueueError);
+  EXPECT_THROW(validate_queue(g.view, {kQ, false, 0x100000, kAvail, kUsed, 0, 0}, 256), VirtqueueError);
+}
+
+// Drives the device's registers as Linux's driver does.
+struct ConsoleDriver {
+  FakeGuest g;
+  int interrupts = 0;
+  VirtioConsole dev{g.view, [this] { ++interrupts; }};
+  static constexpr uint64_t kRx = kBase + 0x3000;  // rx rings: desc at kRx, avail +0x200, used +0x400
+
+  void w32(uint64_t off, uint32_t v) { dev.write(off, {reinterpret_cast<uint8_t*>(&v), 4}); }
+  uint32_t r32(uint64_t off) {
+    uint32_t v = 0;
+    dev.read(off, {reinterpret_cast<uint8_t*>(&v), 4});
+    return v;
+  }
+  void setup_queue(uint32_t index, uint64_t desc, uint64_t avail, uint64_t used) {
+    w32(0x30, index);
+    w32(0x38, kQ);
+    w32(0x80, uint32_t(desc));
+    w32(0x84, uint32_t(desc >> 32));
+    w32(0x90, uint32_t(avail));
+    w32(0x94, 0);
+    w32(0xa0, uint32_t(used));
+    w32(0xa4, 0);
+    w32(0x44, 1);
+  }
+  void bring_up() {
+    ASSERT_EQ(r32(0x0), 0x74726976u);
+    ASSERT_EQ(r32(0x4), 2u);
+    ASSERT_EQ(r32(0x8), 3u);
+    w32(0x70, kVirtioStatusAcknowledge | kVirtioStatusDriver);
+    w32(0x14, 1);
+    ASSERT_EQ(r32(0x10), 1u);  // VIRTIO_F_VERSION_1
+    w32(0x24, 1);
+    w32(0x20, 1);
+    w32(0x70, kVirtioStatusAcknowledge | kVirtioStatusDriver | kVirtioStatusFeaturesOk);
+    ASSERT_TRUE(r32(0x70) & kVirtioStatusFeaturesOk);
+    setup_queue(0, kRx, kRx + 0x200, kRx + 0x400);
+    setup_queue(1, kDesc, kAvail, kUsed);
+    w32(0x70, kVirtioStatusAcknowledge | kVirtioStatusDriver | kVirtioStatusFeaturesOk | kVirtioStatusDriverOk);
+  }
+};
+
+TEST(VirtioConsole, MovesBytesBothWays) {
+  ConsoleDriver d;
+  d.bring_up();
+  // Guest -> host: one readable buffer on the transmit queue.
+  std::memcpy(d.g.at(kData), "hello", 5);
+  d.g.desc(0, kData, 5, 0, 0);
+  d.g.avail(0, 0, 1);
+  // Host -> guest: two writable buffers of 4 bytes on the receive queue; 6 bytes pending.
+  uint64_t rx_desc = ConsoleDriver::kRx;
+  auto rx_d = [&](uint16_t i, uint64_t addr) {
+    std::byte* p = d.g.at(rx_desc + 16ull * i);
+    uint32_t len = 4;
+    uint16_t flags = kVirtqDescFWrite, next = 0;
+    std::memcpy(p, &addr, 8);
+    std::memcpy(p + 8, &len, 4);
+    std::memcpy(p + 12, &flags, 2);
+    std::memcpy(p + 14, &next, 2);
+  };
+  rx_d(0, kData + 0x100);
+  rx_d(1, kData + 0x200);
+  d.g.avail(0, 0, 2, ConsoleDriver::kRx + 0x200);
+  d.g.avail(1, 1, 2, ConsoleDriver::kRx + 0x200);
+  const uint8_t msg[] = {'a', 'b', 'c', 'd', 'e', 'f'};
+  d.dev.write(msg);
+  d.dev.process();
+
+  std::vector<uint8_t> got(16);
+  size_t n = d.dev.read(got, std::chrono::milliseconds(0));
+  ASSERT_EQ(n, 5u);
+  EXPECT_EQ(std::string(got.begin(), got.begin() + 5), "hello");
+  EXPECT_EQ(d.g.used_idx(), 1);
+  EXPECT_EQ(d.g.used_idx(ConsoleDriver::kRx + 0x400), 2);
+  EXPECT_EQ(d.g.used_len(0, ConsoleDriver::kRx + 0x400), 4u);
+  EXPECT_EQ(d.g.used_len(1, ConsoleDriver::kRx + 0x400), 2u);
+  EXPECT_EQ(std::memcmp(d.g.at(kData + 0x100), "abcd", 4), 0);
+  EXPECT_EQ(std::memcmp(d.g.at(kData + 0x200), "ef", 2), 0);
+  EXPECT_GE(d.interrupts, 1);
+  EXPECT_EQ(d.r32(0x60) & 1, 1u);
+  EXPECT_FALSE(d.dev.broken());
+}
+
+TEST(VirtioConsole, HostileRingMarksTheDeviceBrokenNotTheHost) {
+  ConsoleDriver d;
+  d.bring_up();
+  d.g.desc(0, kData, 8, kVirtqDescFNext, 1);
+  d.g.desc(1, kData, 8, kVirtqDescFNext, 0);  // loop
+  d.g.avail(0, 0, 1);
+  d.dev.process();
+  EXPECT_TRUE(d.dev.broken());
+  EXPECT_TRUE(d.r32(0x70) & kVirtioStatusNeedsReset);
+  EXPECT_TRUE(d.r32(0x60) & 2);  // configuration change interrupt
+  // A broken device does no more work; a reset brings it back.
+  d.dev.process();
+  d.w32(0x70, 0);
+  EXPECT_FALSE(d.dev.broken());
+  EXPECT_EQ(d.r32(0x70), 0u);
+}
+
+TEST(VirtioConsole, RingsOutsideGuestMemoryAreRefusedAtQueueReady) {
+  ConsoleDriver d;
+  d.w32(0x70, kVirtioStatusAcknowledge | kVirtioStatusDriver);
+  d.setup_queue(1, kBase + kSize - 16, kAvail, kUsed);
+  EXPECT_TRUE(d.dev.broken());
+  d.w32(0x30, 1);
+  EXPECT_EQ(d.r32(0x44), 0u);
+}
+
+TEST(VirtioConsole, FeaturesWithoutVersion1AreRefused) {
+  ConsoleDriver d;
+  d.w32(0x70, kVirtioStatusAcknowledge | kVirtioStatusDriver);
+  d.w32(0x70, kVirtioStatusAcknowledge | kVirtioStatusDriver | kVirtioStatusFeaturesOk);
+  EXPECT_FALSE(d.r32(0x70) & kVirtioStatusFeaturesOk);
+}
+
+}  // namespace
+}  // namespace thaw::vmm
