@@ -212,6 +212,7 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
   send(MessageType::kInvoke,
        {{"request_id", id},
         {"deadline_ms", unix_ms_now() + int64_t(image_.function.timeout_s) * 1000},
+        {"time_left_ms", int64_t(image_.function.timeout_s) * 1000},
         {"function_arn", "arn:aws:lambda:" + options_.region + ":000000000000:function:" + image_.function.name},
         {"trace_id", "Root=1-" + id.substr(0, 8) + "-" + id.substr(9, 4) + id.substr(14, 4) + id.substr(19, 4) + id.substr(24)},
         {"client_context", request.client_context},

@@ -23,8 +23,18 @@ count() {
 note "dependencies"
 scripts/install-deps.sh || exit 1
 
+# The official Node.js runtime client (aws-lambda-ric) builds its native addon once (~11 min on
+# a fresh machine, mostly npm's download; cached afterwards): start it now, beside the build.
+mkdir -p build
+tests/e2e/aws-lambda-ric/setup.sh >build/ric-setup.log 2>&1 &
+ric_pid=$!
+
 note "build (build/)"
 scripts/build.sh build || exit 1
+scripts/build-test-images.sh build 2>build/test-images.log || { cat build/test-images.log; exit 1; }
+
+note "aws-lambda-ric client"
+wait "$ric_pid" && tail -n 1 build/ric-setup.log || { echo "aws-lambda-ric setup failed:"; tail -n 30 build/ric-setup.log; failed=$((failed + 1)); }
 
 note "unit and native tests"
 ctest --test-dir build -LE kvm --output-on-failure -j "$(nproc)" 2>&1 | tee build/ctest-native.log

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <time.h>
+
 #include <cerrno>
 
 #include "base/error.h"
@@ -44,7 +46,15 @@ HostMessage to_host_message(Message& m) {
     case MessageType::kInvoke: {
       Invoke i;
       i.request_id = str(m.meta, "request_id");
-      i.deadline_ms = num(m.meta, "deadline_ms");
+      // The host sends the time left, not its clock's deadline: the guest's clock may have drifted
+      // from the host's, and the runtime compares the deadline with the guest's clock.
+      if (auto left = m.meta.find("time_left_ms"); left != m.meta.end() && left->is_number()) {
+        timespec ts{};
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        i.deadline_ms = int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000 + left->get<int64_t>();
+      } else {
+        i.deadline_ms = num(m.meta, "deadline_ms");
+      }
       i.function_arn = str(m.meta, "function_arn");
       i.trace_id = str(m.meta, "trace_id");
       i.client_context = str(m.meta, "client_context");

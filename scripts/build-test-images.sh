@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the example functions' images the kvm tests use, natively (inside the emulated KVM
+# host, reading a Python stdlib over 9p is slow), into BUILD_DIR/test-images/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+out=$build/test-images
+mkdir -p "$out"
+img() {
+  local name=$1 runtime=$2; shift 2
+  "$build/thaw" --log-level warn image build --runtime "$runtime" --code "examples/functions/$name" \
+    --out "$out/$name" "$@" >/dev/null
+}
+img python-hello python3.11 --init-timeout 60
+img provided-shell provided --init-timeout 60
+img python-handler-error python3.11 --init-timeout 60
+img python-init-error python3.11 --init-timeout 60
+img python-timeout python3.11 --init-timeout 60 --timeout 1
+img python-crash python3.11 --init-timeout 60
+img python-large-response python3.11 --init-timeout 60 --timeout 60
+echo "test images in $out: $(ls "$out" | tr '\n' ' ')"
