@@ -79,12 +79,45 @@ void files_section(const InspectContext& c, ordered_json& out) {
   for (const auto& [name, f] : c.manifest.files)
     files[name] = {{"bytes", f.bytes}, {"xxh3_128", snapshot::to_hex(f.xxh3_128)}};
   out["files"] = files;
-  auto ws = snapshot::load_working_set(c.dir);
-  out["working_set"] = ws ? ordered_json{{"present", true}, {"chunks", ws->size()}} : ordered_json{{"present", false}};
   if (!c.manifest.metadata.empty()) out["metadata"] = c.manifest.metadata;
 }
 
-const std::vector<Section> kSections = {snapshot_section, memory_section, page_store_section, files_section};
+// A function snapshot (thaw snapshot): the machine and the function it holds.
+void machine_section(const InspectContext& c, ordered_json& out) {
+  const auto& meta = c.manifest.metadata;
+  if (meta.value("kind", std::string()) != "thaw-function-snapshot") return;
+  ordered_json m = {{"vcpus", meta.value("vcpus", 0)},
+                    {"memory_mib", meta.value("memory_mib", 0)},
+                    {"init_ms", meta.value("init_ms", 0.0)},
+                    {"machine_state_version", meta.value("machine_state_version", 0)}};
+  if (auto it = meta.find("image"); it != meta.end() && it->is_object()) {
+    const auto& fn = it->value("function", nlohmann::json::object());
+    m["function"] = fn.value("name", std::string());
+    m["runtime"] = fn.value("runtime", std::string());
+    m["handler"] = fn.value("handler", std::string());
+    m["image_id"] = it->value("image_id", std::string());
+  }
+  out["machine"] = m;
+}
+
+// The recorded working set: what a restore prefetches.
+void working_set_section(const InspectContext& c, ordered_json& out) {
+  auto ws = snapshot::load_working_set(c.dir);
+  if (!ws) {
+    out["working_set"] = {{"present", false}, {"note", "recorded by the first restore's first invocation"}};
+    return;
+  }
+  uint64_t raw = 0, stored = 0;
+  for (uint64_t chunk : *ws) {
+    if (chunk >= c.reader.chunk_count()) continue;
+    raw += c.reader.chunk_bytes(chunk);
+    if (auto e = c.reader.chunk_extent(chunk)) stored += e->length;
+  }
+  out["working_set"] = {{"present", true}, {"chunks", ws->size()}, {"bytes", raw}, {"stored_bytes", stored}};
+}
+
+const std::vector<Section> kSections = {snapshot_section, machine_section, memory_section, page_store_section,
+                                        working_set_section, files_section};
 
 // Renders the report as indented "key: value" lines; long arrays are summarised.
 void render_text(const ordered_json& j, int indent) {

@@ -6,35 +6,19 @@
 #include <cstdio>
 #include <thread>
 
+#include "engine/sandbox_internal.h"
 #include "engine/vmm/vm.h"
 #include "restore-hooks/host_hooks.h"
+#include "snapshot/page_store_reader.h"
 
 namespace thaw::engine {
-namespace {
-
+using detail::Clock;
+using detail::error_json;
+using detail::ms_since;
+using detail::str;
+using detail::unix_ms_now;
 using channel::Message;
 using channel::MessageType;
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string error_json(const std::string& type, const std::string& message) {
-  return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
-}
-
-std::string str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-}  // namespace
 
 Sandbox::Sandbox(image::ImageConfig image, SandboxOptions options)
     : image_(std::move(image)), options_(std::move(options)) {}
@@ -72,14 +56,8 @@ void Sandbox::on_channel_bytes(std::span<const uint8_t> bytes) {
   cv_.notify_all();
 }
 
-void Sandbox::boot(const std::string& image_dir) {
-  const auto& fn = image_.function;
-  vmm::VmConfig vc;
-  vc.kernel = image_.kernel_path(image_dir);
-  vc.initrd = image_.initramfs_path(image_dir);
-  vc.mem_mib = fn.memory_mb;
-  vc.vcpus = options_.vcpus;
-  vc.console = [this](uint8_t b) {
+std::function<void(uint8_t)> Sandbox::console_sink() {
+  return [this](uint8_t b) {
     if (b == '\n') {
       if (options_.console) options_.console(console_line_);
       console_line_.clear();
@@ -87,6 +65,16 @@ void Sandbox::boot(const std::string& image_dir) {
       console_line_.push_back(static_cast<char>(b));
     }
   };
+}
+
+void Sandbox::boot(const std::string& image_dir) {
+  const auto& fn = image_.function;
+  vmm::VmConfig vc;
+  vc.kernel = image_.kernel_path(image_dir);
+  vc.initrd = image_.initramfs_path(image_dir);
+  vc.mem_mib = fn.memory_mb;
+  vc.vcpus = options_.vcpus;
+  vc.console = console_sink();
   auto t0 = Clock::now();
   vm_ = std::make_unique<vmm::Vm>(std::move(vc));
   vm_->channel().set_receiver([this](std::span<const uint8_t> b) { on_channel_bytes(b); });
@@ -141,6 +129,7 @@ void Sandbox::boot(const std::string& image_dir) {
                                                    std::to_string(fn.init_timeout_s) + " s budget");
       }
       if (options_.log) options_.log(init_report_line(init_ms_, true));
+      at_checkpoint_ = m->type == MessageType::kCheckpointReady;
       return;
     }
     case MessageType::kInitError: {
@@ -188,7 +177,12 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
   InvokeResult r;
   r.report.request_id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
   r.report.memory_size_mb = image_.function.memory_mb;
-  if (first_invoke_) {
+  bool first = first_invoke_;
+  if (first && loader_) {
+    r.report.start.kind = StartInfo::Kind::kRestored;
+    r.report.start.restore_ms = restore_ms_;
+    r.report.start.billed_restore_ms = restore_hooks_ms_;
+  } else if (first) {
     r.report.start.kind = StartInfo::Kind::kCold;
     r.report.start.init_ms = init_ms_;
   }
@@ -271,6 +265,7 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     options_.log(end_line(id));
     options_.log(report_line(r.report));
   }
+  if (first) finish_first_invocation();
   return r;
 }
 
@@ -296,7 +291,11 @@ void Sandbox::shutdown() {
   alive_ = false;
   vm_->request_stop(vmm::ExitReason::kStopped, "shutdown");
   vm_->wait();
-  vm_.reset();
+  std::unique_ptr<vmm::Vm> gone;
+  {
+    std::lock_guard lock(mu_);  // the loader's failure callback looks at vm_ under mu_
+    gone = std::move(vm_);
+  }
 }
 
 }  // namespace thaw::engine

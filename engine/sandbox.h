@@ -16,10 +16,18 @@
 #include "base/error.h"
 #include "engine/report.h"
 #include "guest/image/function_config.h"
+#include "memory/guest_memory.h"
+#include "memory/lazy_loader.h"
+#include "memory/restore_stats.h"
+#include "restore-hooks/host_hooks.h"
 #include "runtime-api/channel_protocol.h"
+#include "snapshot/page_store_writer.h"
 
 namespace thaw::vmm {
 class Vm;
+}
+namespace thaw::snapshot {
+class PageStoreReader;
 }
 
 namespace thaw::engine {
@@ -50,6 +58,24 @@ struct SandboxOptions {
   // "on-demand" or "snap-start" (AWS_LAMBDA_INITIALIZATION_TYPE).
   std::string initialization_type = "on-demand";
   std::string region = "us-east-1";
+
+  // Restores: prefetch the snapshot's recorded working set when it has one; record one on a
+  // restore of a snapshot that has none (saved next to it when the first invocation returns).
+  bool prefetch = true;
+  bool record_working_set = true;
+  // After the working set, load the rest of memory in the background at low priority.
+  bool background_load = false;
+  hooks::HostHookOptions hooks;  // hooks.skip_entropy is a debug option (see host_hooks.h)
+  // Restore plus the runtime's after-restore hooks (Lambda gives them 10 s).
+  std::chrono::milliseconds restore_budget{10'000};
+};
+
+// What Sandbox::checkpoint wrote.
+struct SnapshotInfo {
+  double init_ms = 0;   // the function's INIT, up to restore/next
+  double pause_ms = 0;  // before-checkpoint handshake and vCPU pause
+  double save_ms = 0;   // machine state and page store
+  snapshot::WriteStats pages;
 };
 
 struct InvokeRequest {
@@ -72,6 +98,19 @@ class Sandbox {
   // Boots `image_dir` and runs INIT. Throws SandboxError when INIT fails, times out, or the
   // runtime exits; the VM is gone by then.
   static std::unique_ptr<Sandbox> cold_start(const std::string& image_dir, SandboxOptions options);
+  // Restores a snapshot written by checkpoint(): the machine comes back with its memory served
+  // lazily from the page store (working set prefetched), the host's after-restore context
+  // (entropy, clock, identity) goes to the agent, and the runtime's after-restore hooks run.
+  // Throws thaw::Error for a snapshot that cannot be used (corrupt, truncated, another
+  // format version, a CPU this host lacks) and SandboxError when the restore or its hooks fail
+  // or run past restore_budget; the VM is gone by then.
+  static std::unique_ptr<Sandbox> restore(const std::string& snapshot_dir, SandboxOptions options);
+
+  // SnapStart's checkpoint, on a sandbox cold-started with initialization_type "snap-start"
+  // whose runtime has reached restore/next: the agent quiesces, the vCPUs are paused, and the
+  // machine state and guest memory are written to `snapshot_dir` (manifest last). The sandbox
+  // is discarded afterwards, as Lambda discards the VM it snapshots.
+  SnapshotInfo checkpoint(const std::string& snapshot_dir, const std::string& image_dir);
   ~Sandbox();
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;
@@ -85,10 +124,22 @@ class Sandbox {
 
   const image::ImageConfig& image() const { return image_; }
   double init_ms() const { return init_ms_; }
+  // Restored sandboxes: the whole restore, and the runtime's after-restore hooks alone.
+  double restore_ms() const { return restore_ms_; }
+  double restore_hooks_ms() const { return restore_hooks_ms_; }
+  // Restored sandboxes: hex of the first bytes the guest kernel's CRNG produced right after the
+  // restore hooks (the agent reads them before the runtime runs). Clones of one snapshot must
+  // all differ here; with hooks.skip_entropy they repeat the snapshot's.
+  const std::string& kernel_random_after_restore() const { return kernel_random_; }
+  // Restored sandboxes: lazy memory statistics so far.
+  std::optional<memory::RestoreStats> memory_stats() const;
 
  private:
   Sandbox(image::ImageConfig image, SandboxOptions options);
   void boot(const std::string& image_dir);
+  void resume_from(const std::string& snapshot_dir);
+  void finish_first_invocation();
+  std::function<void(uint8_t)> console_sink();
   void send(channel::MessageType type, nlohmann::json meta, std::string data = {});
   // Waits for the next message that is not a log line; nullopt at the deadline or when the VM ended.
   std::optional<channel::Message> wait_message(std::chrono::steady_clock::time_point deadline);
@@ -97,6 +148,16 @@ class Sandbox {
 
   image::ImageConfig image_;
   SandboxOptions options_;
+  // Restored sandboxes: the page store, the guest memory it fills lazily, and the loader. The
+  // VM (declared after them, so destroyed first) must be gone before the loader goes.
+  std::string snapshot_dir_;
+  std::unique_ptr<snapshot::PageStoreReader> pages_;
+  std::optional<memory::GuestMemory> memory_;
+  std::unique_ptr<memory::LazyLoader> loader_;
+  bool recording_working_set_ = false;
+  double restore_ms_ = 0, restore_hooks_ms_ = 0;
+  std::string kernel_random_;
+  bool at_checkpoint_ = false;
   std::unique_ptr<vmm::Vm> vm_;
   bool alive_ = false;
   bool first_invoke_ = true;

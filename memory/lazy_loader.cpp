@@ -386,7 +386,9 @@ void LazyLoader::Impl::fail_pages(uint64_t chunk, std::span<const uint64_t> page
         spdlog::error("lazy loader: failure callback threw: {}", e.what());
       }
     }
-    if (uffd.has_poison()) {
+    if (options.failed_pages == LazyLoaderOptions::FailedPages::kZeroFill) {
+      install_run(Fill::zero, h, nullptr, p, 1, false);
+    } else if (uffd.has_poison()) {
       uffd.poison(h, kPageSize, false);  // EEXIST: present after all; the wake below releases it
     } else if (::mprotect(h, kPageSize, PROT_NONE) < 0) {
       spdlog::error("lazy loader: mprotect of failed page: {}", std::strerror(errno));

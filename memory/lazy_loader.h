@@ -61,6 +61,12 @@ struct LazyLoaderOptions {
   uint32_t prefetch_batch_chunks = 64;  // chunks installed per UFFDIO_WAKE
   unsigned prefetch_threads = 2;     // each reads, decodes and installs its own batches
   FailureCallback on_failure;        // optional
+  // What a page that failed to load becomes once on_failure has returned. kPoison: SIGBUS (or
+  // the PROT_NONE fallback) for whoever touches it. kZeroFill: zeros, for an owner whose
+  // callback has already stopped every consumer of the memory for good (a VMM that kicks its
+  // vCPUs out and tears the VM down): a device thread of the owner that still reads the page
+  // is then not killed by a signal, and nothing runs on the zeros.
+  enum class FailedPages { kPoison, kZeroFill } failed_pages = FailedPages::kPoison;
 };
 
 class LazyLoader {

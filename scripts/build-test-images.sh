@@ -18,4 +18,8 @@ img python-init-error python3.11 --init-timeout 60
 img python-timeout python3.11 --init-timeout 60 --timeout 1
 img python-crash python3.11 --init-timeout 60
 img python-large-response python3.11 --init-timeout 60 --timeout 60
+img python-uniqueness python3.11 --init-timeout 60
+img python-snapstart-hooks python3.11 --init-timeout 60
+img python-restore-hook-error python3.11 --init-timeout 60
+img python-heavy-init python3.11 --init-timeout 120 --memory 512
 echo "test images in $out: $(ls "$out" | tr '\n' ' ')"

@@ -10,6 +10,7 @@ pkgs=(
   clang libclang-rt-14-dev
   linux-image-amd64 qemu-system-x86 busybox-static cpio
   python3
+  gnuplot-nox  # thaw bench coldstart --plot
   autoconf automake libtool  # build aws-lambda-ric's curl and addon (tests/e2e/aws-lambda-ric/setup.sh)
 )
 # Node.js (for the aws-lambda-ric conformance test): any node on PATH will do.

@@ -64,6 +64,15 @@ size_t Kvm::vcpu_mmap_size() const {
   return static_cast<size_t>(kvm_ioctl(fd(), KVM_GET_VCPU_MMAP_SIZE, 0ul, "KVM_GET_VCPU_MMAP_SIZE"));
 }
 
+std::vector<uint32_t> Kvm::msr_index_list() const {
+  KvmMsrListHeader probe{0};
+  if (::ioctl(fd(), kKvmGetMsrIndexList, &probe) < 0 && errno != E2BIG) throw_errno("KVM_GET_MSR_INDEX_LIST");
+  std::vector<uint32_t> buf(probe.nmsrs + 1);
+  buf[0] = probe.nmsrs;
+  kvm_ioctl(fd(), kKvmGetMsrIndexList, buf.data(), "KVM_GET_MSR_INDEX_LIST");
+  return {buf.begin() + 1, buf.begin() + 1 + buf[0]};
+}
+
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
   for (uint32_t n = 128; n <= 4096; n *= 2) {
     std::vector<uint64_t> storage((sizeof(KvmCpuidHeader) + n * sizeof(kvm_cpuid_entry2)) / 8 + 1);

@@ -26,6 +26,19 @@ struct KvmMsrsHeader {
 inline constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmCpuidHeader);
 inline constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuidHeader);
 inline constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
+inline constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);
+inline constexpr unsigned long kKvmGetCpuid2 = _IOWR(KVMIO, 0x91, KvmCpuidHeader);
+struct KvmMsrListHeader {
+  uint32_t nmsrs;
+};
+inline constexpr unsigned long kKvmGetMsrIndexList = _IOWR(KVMIO, 0x02, KvmMsrListHeader);
+// kvm_xsave likewise ends in a flexible array: its fixed part is the 4 KiB legacy area.
+struct KvmXsaveFixed {
+  uint32_t region[1024];
+};
+inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, KvmXsaveFixed);
+inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsaveFixed);
+inline constexpr unsigned long kKvmGetXsave2 = _IOR(KVMIO, 0xcf, KvmXsaveFixed);
 
 class Kvm {
  public:
@@ -37,6 +50,8 @@ class Kvm {
   size_t vcpu_mmap_size() const;
   std::vector<kvm_cpuid_entry2> supported_cpuid() const;
   bool has_tsc_deadline_timer() const { return check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0; }
+  // Every MSR KVM can save and restore for a vCPU (KVM_GET_MSR_INDEX_LIST).
+  std::vector<uint32_t> msr_index_list() const;
 
  private:
   UniqueFd fd_;

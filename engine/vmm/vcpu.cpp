@@ -1,7 +1,11 @@
 #include "engine/vmm/vcpu.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -101,6 +105,110 @@ void Vcpu::set_boot_registers(const BootEntry& e) {
   r.rsp = e.rsp;
   r.rbp = e.rsp;
   kvm_ioctl(fd(), KVM_SET_REGS, &r, "KVM_SET_REGS");
+}
+
+}  // namespace thaw::vmm
+
+namespace thaw::vmm {
+namespace {
+
+constexpr uint32_t kMsrTscDeadline = 0x6e0;
+
+std::vector<kvm_cpuid_entry2> get_cpuid2(int fd) {
+  for (uint32_t n = 128; n <= 4096; n *= 2) {
+    std::vector<uint64_t> storage((sizeof(KvmCpuidHeader) + n * sizeof(kvm_cpuid_entry2)) / 8 + 1);
+    auto* c = reinterpret_cast<KvmCpuidHeader*>(storage.data());
+    c->nent = n;
+    if (::ioctl(fd, kKvmGetCpuid2, c) < 0) {
+      if (errno == E2BIG || errno == EINTR) continue;
+      throw_errno("KVM_GET_CPUID2");
+    }
+    auto* entries = reinterpret_cast<const kvm_cpuid_entry2*>(c + 1);
+    return {entries, entries + c->nent};
+  }
+  throw Error("KVM_GET_CPUID2: too many entries");
+}
+
+// KVM_GET_MSRS / KVM_SET_MSRS on `entries`; returns how many KVM processed (it stops at the
+// first MSR it refuses).
+int msr_ioctl(int fd, unsigned long request, std::vector<kvm_msr_entry>& entries, const char* call) {
+  std::vector<uint64_t> storage((sizeof(KvmMsrsHeader) + entries.size() * sizeof(kvm_msr_entry)) / 8 + 1);
+  auto* m = reinterpret_cast<KvmMsrsHeader*>(storage.data());
+  m->nmsrs = static_cast<uint32_t>(entries.size());
+  auto* e = reinterpret_cast<kvm_msr_entry*>(m + 1);
+  std::memcpy(e, entries.data(), entries.size() * sizeof(kvm_msr_entry));
+  int n = kvm_ioctl(fd, request, m, call);
+  std::memcpy(entries.data(), e, entries.size() * sizeof(kvm_msr_entry));
+  return n;
+}
+
+void set_msrs(int fd, std::vector<kvm_msr_entry> entries, unsigned index) {
+  if (entries.empty()) return;
+  int n = msr_ioctl(fd, kKvmSetMsrs, entries, "KVM_SET_MSRS");
+  if (n != static_cast<int>(entries.size())) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%#x", entries[static_cast<size_t>(n)].index);
+    throw Error("vCPU " + std::to_string(index) + ": KVM_SET_MSRS refused MSR " + hex + " of the snapshot");
+  }
+}
+
+}  // namespace
+
+VcpuState Vcpu::save_state(std::span<const uint32_t> msr_indices, size_t xsave_size) const {
+  VcpuState s;
+  const std::string what = "vCPU " + std::to_string(index_);
+  kvm_ioctl(fd(), KVM_GET_MP_STATE, &s.mp_state, "KVM_GET_MP_STATE", what);
+  kvm_ioctl(fd(), KVM_GET_REGS, &s.regs, "KVM_GET_REGS", what);
+  kvm_ioctl(fd(), KVM_GET_SREGS, &s.sregs, "KVM_GET_SREGS", what);
+  s.xsave.assign(std::max<size_t>(xsave_size, sizeof(KvmXsaveFixed)), 0);
+  kvm_ioctl(fd(), xsave_size > sizeof(KvmXsaveFixed) ? kKvmGetXsave2 : kKvmGetXsave, s.xsave.data(),
+            xsave_size > sizeof(KvmXsaveFixed) ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE", what);
+  kvm_ioctl(fd(), KVM_GET_XCRS, &s.xcrs, "KVM_GET_XCRS", what);
+  kvm_ioctl(fd(), KVM_GET_DEBUGREGS, &s.debugregs, "KVM_GET_DEBUGREGS", what);
+  kvm_ioctl(fd(), KVM_GET_LAPIC, &s.lapic, "KVM_GET_LAPIC", what);
+  s.tsc_khz = static_cast<uint32_t>(kvm_ioctl(fd(), KVM_GET_TSC_KHZ, 0ul, "KVM_GET_TSC_KHZ", what));
+  s.cpuid = get_cpuid2(fd());
+
+  // KVM_GET_MSRS stops at the first MSR this vCPU does not have (an Intel-only one on AMD, say):
+  // keep what it read, skip that one, go on with the rest.
+  std::vector<kvm_msr_entry> rest;
+  for (uint32_t i : msr_indices) rest.push_back(kvm_msr_entry{.index = i, .reserved = 0, .data = 0});
+  while (!rest.empty()) {
+    int n = msr_ioctl(fd(), kKvmGetMsrs, rest, "KVM_GET_MSRS");
+    for (int i = 0; i < n; ++i) {
+      auto& dst = rest[static_cast<size_t>(i)].index == kMsrTscDeadline ? s.msrs_after_tsc : s.msrs;
+      dst.push_back(rest[static_cast<size_t>(i)]);
+    }
+    rest.erase(rest.begin(), rest.begin() + std::min<size_t>(rest.size(), static_cast<size_t>(n) + 1));
+  }
+  kvm_ioctl(fd(), KVM_GET_VCPU_EVENTS, &s.events, "KVM_GET_VCPU_EVENTS", what);
+  return s;
+}
+
+void Vcpu::restore_state(const VcpuState& s) {
+  const std::string what = "vCPU " + std::to_string(index_);
+  set_cpuid(s.cpuid);
+  kvm_ioctl(fd(), KVM_SET_MP_STATE, &s.mp_state, "KVM_SET_MP_STATE", what);
+  kvm_ioctl(fd(), KVM_SET_REGS, &s.regs, "KVM_SET_REGS", what);
+  kvm_ioctl(fd(), KVM_SET_SREGS, &s.sregs, "KVM_SET_SREGS", what);
+  kvm_ioctl(fd(), kKvmSetXsave, s.xsave.data(), "KVM_SET_XSAVE", what);
+  kvm_ioctl(fd(), KVM_SET_XCRS, &s.xcrs, "KVM_SET_XCRS", what);
+  kvm_ioctl(fd(), KVM_SET_DEBUGREGS, &s.debugregs, "KVM_SET_DEBUGREGS", what);
+  kvm_ioctl(fd(), KVM_SET_LAPIC, &s.lapic, "KVM_SET_LAPIC", what);
+  // The guest calibrated against this TSC frequency; KVM scales it where the host's differs
+  // (and says so with an error where it cannot).
+  if (s.tsc_khz && static_cast<uint32_t>(kvm_ioctl(fd(), KVM_GET_TSC_KHZ, 0ul, "KVM_GET_TSC_KHZ", what)) != s.tsc_khz)
+    kvm_ioctl(fd(), KVM_SET_TSC_KHZ, static_cast<unsigned long>(s.tsc_khz), "KVM_SET_TSC_KHZ",
+              what + " (the snapshot's TSC frequency)");
+  set_msrs(fd(), s.msrs, index_);
+  set_msrs(fd(), s.msrs_after_tsc, index_);
+  kvm_ioctl(fd(), KVM_SET_VCPU_EVENTS, &s.events, "KVM_SET_VCPU_EVENTS", what);
+}
+
+void Vcpu::mark_clock_paused() {
+  // EINVAL: the guest has not enabled kvmclock on this vCPU; nothing to tell it then.
+  if (::ioctl(fd(), KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
+    throw_errno("KVM_KVMCLOCK_CTRL", "vCPU " + std::to_string(index_));
 }
 
 }  // namespace thaw::vmm

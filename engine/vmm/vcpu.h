@@ -4,11 +4,13 @@
 // Secondary vCPUs stay in wait-for-SIPI (in-kernel LAPIC) until the guest starts them.
 #include <linux/kvm.h>
 
+#include <span>
 #include <vector>
 
 #include "base/mapping.h"
 #include "base/unique_fd.h"
 #include "engine/vmm/boot/linux_loader.h"
+#include "engine/vmm/machine_state.h"
 
 namespace thaw::vmm {
 
@@ -24,6 +26,16 @@ class Vcpu {
   void set_boot_msrs();
   void set_boot_fpu();
   void set_boot_registers(const BootEntry& entry);
+
+  // The vCPU's whole state, in Firecracker's order (mp_state first, vcpu_events last). The vCPU
+  // must be out of KVM_RUN with any pending I/O completed (Vm::pause). `msr_indices` are the
+  // MSRs to try (KVM's index list); those this vCPU cannot read are left out.
+  VcpuState save_state(std::span<const uint32_t> msr_indices, size_t xsave_size) const;
+  // Restores a saved state into a fresh vCPU in dependency order: cpuid, mp_state, regs, sregs,
+  // xsave, xcrs, debugregs, lapic, TSC frequency, MSRs (TSC deadline after the TSC), events.
+  void restore_state(const VcpuState& state);
+  // KVM_KVMCLOCK_CTRL: tells the guest it was paused, so its watchdogs do not fire on resume.
+  void mark_clock_paused();
 
  private:
   unsigned index_;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -64,7 +65,7 @@ std::string_view to_string(ExitReason r) {
   return "unknown";
 }
 
-Vm::Vm(VmConfig config) : config_(std::move(config)), memory_(memory::GuestMemory::create(config_.mem_mib << 20)) {
+Vm::Vm(VmConfig config) : config_(std::move(config)) {
   if (config_.vcpus == 0 || config_.vcpus > layout::kMaxVcpus)
     throw Error("vm: vCPU count must be 1.." + std::to_string(layout::kMaxVcpus));
   uint64_t mem_size = config_.mem_mib << 20;
@@ -77,46 +78,9 @@ Vm::Vm(VmConfig config) : config_(std::move(config)), memory_(memory::GuestMemor
   std::vector<uint8_t> initrd;
   if (!config_.initrd.empty()) initrd = read_file(config_.initrd);
 
-  kvm_ = Kvm::open();
-  vm_fd_ = UniqueFd(kvm_ioctl(kvm_.fd(), KVM_CREATE_VM, 0ul, "KVM_CREATE_VM"));
-  // Both addresses sit in the MMIO gap below 4 GiB where no RAM is; Intel needs them before
-  // the first vCPU runs, AMD ignores them.
-  kvm_ioctl(vm_fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(layout::kTss), "KVM_SET_TSS_ADDR");
-  uint64_t identity = layout::kIdentityMap;
-  kvm_ioctl(vm_fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity, "KVM_SET_IDENTITY_MAP_ADDR");
-  // The irqchip must exist before vCPUs (they get in-kernel LAPICs), the PIT after it.
-  kvm_ioctl(vm_fd_.get(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP");
-  kvm_pit_config pit{};
-  pit.flags = KVM_PIT_SPEAKER_DUMMY;
-  kvm_ioctl(vm_fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
-  mask_pic(vm_fd_.get());
-
-  for (const auto& r : memory_.regions()) {
-    kvm_userspace_memory_region region{};
-    region.slot = r.slot;
-    region.guest_phys_addr = r.guest_addr;
-    region.memory_size = r.size;
-    region.userspace_addr = reinterpret_cast<uint64_t>(r.host);
-    kvm_ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
-  }
-  view_ = GuestMemoryView::of(memory_);
-
-  // Devices.
-  serial_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kSerialIrq);
-  serial_ = std::make_unique<Serial>([this](uint8_t b) { on_console_byte(b); }, [this] { serial_irq_->trigger(); });
-  i8042_ = std::make_unique<I8042>([this] { request_stop(ExitReason::kReboot, "the guest reset the machine (i8042)"); });
-  acpi_sleep_ = std::make_unique<AcpiSleep>([this] { request_stop(ExitReason::kPowerOff, "the guest powered off (ACPI S5)"); });
-  pio_.add(layout::kSerialPort, 8, serial_.get());
-  pio_.add(layout::kI8042DataPort, 5, i8042_.get());
-  pio_.add(layout::kAcpiSleepControlPort, 2, acpi_sleep_.get());
-  virtio_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kFirstVirtioIrq);
-  console_dev_ = std::make_unique<VirtioConsole>(view_, [this] { virtio_irq_->trigger(); });
-  mmio_.add(layout::kVirtioMmioBase, layout::kVirtioMmioSize, console_dev_.get());
-  kvm_ioeventfd notify{};
-  notify.addr = layout::kVirtioMmioBase + kVirtioMmioQueueNotify;
-  notify.len = 4;
-  notify.fd = console_dev_->notify_fd();
-  kvm_ioctl(vm_fd_.get(), KVM_IOEVENTFD, &notify, "KVM_IOEVENTFD", "virtio-console QueueNotify");
+  owned_memory_.emplace(memory::GuestMemory::create(mem_size));
+  memory_ = &*owned_memory_;
+  create_machine();
 
   // Guest memory contents.
   VirtioMmioSlot slots[] = {{layout::kVirtioMmioBase, static_cast<uint32_t>(layout::kVirtioMmioSize), layout::kFirstVirtioIrq}};
@@ -138,6 +102,135 @@ Vm::Vm(VmConfig config) : config_(std::move(config)), memory_(memory::GuestMemor
     vcpus_.push_back(std::move(v));
   }
   install_kick_handler();
+}
+
+Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state)
+    : config_(std::move(config)), memory_(&memory) {
+  if (state.vcpus.empty() || state.vcpus.size() > layout::kMaxVcpus)
+    throw Error("vm: the saved machine has " + std::to_string(state.vcpus.size()) + " vCPUs");
+  if (memory.total_size() != state.mem_bytes)
+    throw Error("vm: the saved machine had " + std::to_string(state.mem_bytes >> 20) + " MiB of memory, " +
+                std::to_string(memory.total_size() >> 20) + " MiB were provided");
+  config_.vcpus = static_cast<unsigned>(state.vcpus.size());
+  config_.mem_mib = state.mem_bytes >> 20;
+
+  create_machine();
+  for (const auto& v : state.vcpus) check_cpu_compatible(v.cpuid, kvm_.supported_cpuid());
+
+  // vCPUs in index order (the boot vCPU first), each in KVM's dependency order.
+  size_t run_size = kvm_.vcpu_mmap_size();
+  for (unsigned i = 0; i < config_.vcpus; ++i) {
+    auto v = std::make_unique<Vcpu>(vm_fd_.get(), i, run_size);
+    v->restore_state(state.vcpus[i]);
+    vcpus_.push_back(std::move(v));
+  }
+  // VM-wide in-kernel devices after the vCPUs whose LAPICs they deliver to. The clock is set
+  // with no flags: the guest's monotonic time goes on from the instant it was paused (its wall
+  // clock is corrected by the restore hooks), rather than jumping by the snapshot's age.
+  kvm_ioctl(vm_fd_.get(), KVM_SET_PIT2, &state.vm.pit, "KVM_SET_PIT2");
+  kvm_clock_data clock = state.vm.clock;
+  clock.flags = 0;
+  kvm_ioctl(vm_fd_.get(), KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
+  for (const kvm_irqchip* chip : {&state.vm.pic_master, &state.vm.pic_slave, &state.vm.ioapic})
+    kvm_ioctl(vm_fd_.get(), KVM_SET_IRQCHIP, chip, "KVM_SET_IRQCHIP");
+
+  serial_->restore_state(state.devices.serial);
+  console_dev_->restore_transport_state(state.devices.console);
+  console_dev_->restore_pending_bytes(state.devices.console_pending);
+  for (auto& v : vcpus_) v->mark_clock_paused();
+  install_kick_handler();
+}
+
+// The machine both constructors share: the VM with its irqchip and PIT, guest memory slots, and
+// the devices on their buses.
+void Vm::create_machine() {
+  kvm_ = Kvm::open();
+  vm_fd_ = UniqueFd(kvm_ioctl(kvm_.fd(), KVM_CREATE_VM, 0ul, "KVM_CREATE_VM"));
+  // Both addresses sit in the MMIO gap below 4 GiB where no RAM is; Intel needs them before
+  // the first vCPU runs, AMD ignores them.
+  kvm_ioctl(vm_fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(layout::kTss), "KVM_SET_TSS_ADDR");
+  uint64_t identity = layout::kIdentityMap;
+  kvm_ioctl(vm_fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity, "KVM_SET_IDENTITY_MAP_ADDR");
+  // The irqchip must exist before vCPUs (they get in-kernel LAPICs), the PIT after it.
+  kvm_ioctl(vm_fd_.get(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP");
+  kvm_pit_config pit{};
+  pit.flags = KVM_PIT_SPEAKER_DUMMY;
+  kvm_ioctl(vm_fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+  mask_pic(vm_fd_.get());
+
+  for (const auto& r : memory_->regions()) {
+    kvm_userspace_memory_region region{};
+    region.slot = r.slot;
+    region.guest_phys_addr = r.guest_addr;
+    region.memory_size = r.size;
+    region.userspace_addr = reinterpret_cast<uint64_t>(r.host);
+    kvm_ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+  }
+  view_ = GuestMemoryView::of(*memory_);
+
+  serial_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kSerialIrq);
+  serial_ = std::make_unique<Serial>([this](uint8_t b) { on_console_byte(b); }, [this] { serial_irq_->trigger(); });
+  i8042_ = std::make_unique<I8042>([this] { request_stop(ExitReason::kReboot, "the guest reset the machine (i8042)"); });
+  acpi_sleep_ = std::make_unique<AcpiSleep>([this] { request_stop(ExitReason::kPowerOff, "the guest powered off (ACPI S5)"); });
+  pio_.add(layout::kSerialPort, 8, serial_.get());
+  pio_.add(layout::kI8042DataPort, 5, i8042_.get());
+  pio_.add(layout::kAcpiSleepControlPort, 2, acpi_sleep_.get());
+  virtio_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kFirstVirtioIrq);
+  console_dev_ = std::make_unique<VirtioConsole>(view_, [this] { virtio_irq_->trigger(); });
+  mmio_.add(layout::kVirtioMmioBase, layout::kVirtioMmioSize, console_dev_.get());
+  kvm_ioeventfd notify{};
+  notify.addr = layout::kVirtioMmioBase + kVirtioMmioQueueNotify;
+  notify.len = 4;
+  notify.fd = console_dev_->notify_fd();
+  kvm_ioctl(vm_fd_.get(), KVM_IOEVENTFD, &notify, "KVM_IOEVENTFD", "virtio-console QueueNotify");
+}
+
+void Vm::pause() {
+  std::unique_lock lock(pause_mu_);
+  pause_requested_ = true;
+  {
+    std::lock_guard exit_lock(exit_mu_);
+    for (auto& v : vcpus_) __atomic_store_n(&v->run()->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    for (auto& t : threads_) ::pthread_kill(t.native_handle(), kick_signal());
+  }
+  pause_cv_.wait(lock, [&] { return parked_ == threads_.size() || stopping_; });
+  lock.unlock();
+  console_dev_->stop();
+}
+
+void Vm::resume() {
+  if (stopping_) return;
+  console_dev_->start();
+  {
+    std::lock_guard lock(pause_mu_);
+    pause_requested_ = false;
+  }
+  pause_cv_.notify_all();
+}
+
+MachineState Vm::save_state() {
+  {
+    std::lock_guard lock(pause_mu_);
+    if (!threads_.empty() && (!pause_requested_ || parked_ != threads_.size()))
+      throw Error("vm: save_state needs a paused VM");
+  }
+  MachineState s;
+  s.mem_bytes = memory_->total_size();
+  std::vector<uint32_t> msrs = kvm_.msr_index_list();
+  int xsave2 = kvm_ioctl(vm_fd_.get(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(KVM_CAP_XSAVE2),
+                         "KVM_CHECK_EXTENSION", "KVM_CAP_XSAVE2");
+  for (auto& v : vcpus_) s.vcpus.push_back(v->save_state(msrs, static_cast<size_t>(std::max(xsave2, 0))));
+  kvm_ioctl(vm_fd_.get(), KVM_GET_PIT2, &s.vm.pit, "KVM_GET_PIT2");
+  kvm_ioctl(vm_fd_.get(), KVM_GET_CLOCK, &s.vm.clock, "KVM_GET_CLOCK");
+  s.vm.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+  s.vm.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+  s.vm.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+  for (kvm_irqchip* chip : {&s.vm.pic_master, &s.vm.pic_slave, &s.vm.ioapic})
+    kvm_ioctl(vm_fd_.get(), KVM_GET_IRQCHIP, chip, "KVM_GET_IRQCHIP");
+  s.devices.serial = serial_->state();
+  s.devices.console = console_dev_->transport_state();
+  s.devices.console_pending = console_dev_->pending_bytes();
+  return s;
 }
 
 Vm::~Vm() {
@@ -194,6 +287,8 @@ void Vm::request_stop(ExitReason reason, std::string detail) {
   }
   exit_cv_.notify_all();
   log_cv_.notify_all();
+  { std::lock_guard lock(pause_mu_); }
+  pause_cv_.notify_all();
 }
 
 bool Vm::exited() const {
@@ -206,6 +301,10 @@ void Vm::vcpu_loop(Vcpu& vcpu) {
   std::string who = "vCPU " + std::to_string(vcpu.index());
   try {
     while (!stopping_) {
+      if (pause_requested_) {
+        park(vcpu);
+        continue;
+      }
       if (::ioctl(vcpu.fd(), KVM_RUN, 0) < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
         request_stop(ExitReason::kInternalError, who + ": KVM_RUN: " + std::strerror(errno));
@@ -251,6 +350,22 @@ void Vm::vcpu_loop(Vcpu& vcpu) {
   } catch (const std::exception& e) {
     request_stop(ExitReason::kInternalError, who + ": " + e.what());
   }
+}
+
+// One more KVM_RUN with immediate_exit set completes an IN or MMIO read whose data the VMM has
+// just written into kvm_run, then returns EINTR at once: the registers KVM hands out afterwards
+// include that access. Then the thread sleeps until resume() or a stop.
+void Vm::park(Vcpu& vcpu) {
+  __atomic_store_n(&vcpu.run()->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  if (::ioctl(vcpu.fd(), KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+    spdlog::warn("vCPU {}: KVM_RUN to complete pending I/O before pausing: {}", vcpu.index(),
+                 std::strerror(errno));
+  std::unique_lock lock(pause_mu_);
+  ++parked_;
+  pause_cv_.notify_all();
+  pause_cv_.wait(lock, [&] { return !pause_requested_ || stopping_; });
+  --parked_;
+  if (!stopping_) __atomic_store_n(&vcpu.run()->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
 void Vm::handle_io(kvm_run* run) {

@@ -5,6 +5,11 @@
 // run() (or start() + wait()) runs it until the guest powers off, reboots, panics,
 // triple-faults, KVM fails, the timeout fires or the host calls request_stop(). Every path ends
 // with all vCPU threads joined; destruction frees every fd, mapping and thread.
+//
+// Snapshots: pause() parks every vCPU, save_state() then reads the machine's state; the
+// restoring constructor builds the same machine around guest memory the caller provides
+// (typically served lazily by a memory::LazyLoader) and puts that state back, so start()
+// resumes the guest where it was paused.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +33,7 @@
 #include "engine/vmm/exit_reason.h"
 #include "engine/vmm/irq_line.h"
 #include "engine/vmm/kvm.h"
+#include "engine/vmm/machine_state.h"
 #include "engine/vmm/vcpu.h"
 #include "memory/guest_memory.h"
 
@@ -49,7 +56,13 @@ struct VmConfig {
 
 class Vm {
  public:
+  // Boots config.kernel with its own, freshly mapped guest memory.
   explicit Vm(VmConfig config);
+  // Restores a saved machine around `memory` (which must outlive the Vm and hold the saved
+  // guest memory, or fault it in). config.kernel/initrd are unused; memory size and vCPU count
+  // come from the state. Throws thaw::Error if this host's CPU cannot run it, SystemError if
+  // KVM refuses part of the state.
+  Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state);
   ~Vm();
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
@@ -60,6 +73,15 @@ class Vm {
     start();
     return wait();
   }
+  // Parks every vCPU outside KVM_RUN with its pending port or MMIO access completed, and stops
+  // the channel's worker: the machine is quiescent until resume(). Returns once all are parked
+  // (at once if the VM ended).
+  void pause();
+  void resume();
+  // The whole machine state except guest memory. The VM must be paused or not yet started.
+  MachineState save_state();
+  const memory::GuestMemory& memory() const { return *memory_; }
+
   // Ends the VM from any thread; the first reason given wins.
   void request_stop(ExitReason reason, std::string detail);
 
@@ -75,13 +97,16 @@ class Vm {
   unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
 
  private:
+  void create_machine();
   void vcpu_loop(Vcpu& vcpu);
+  void park(Vcpu& vcpu);
   void handle_io(kvm_run* run);
   void handle_mmio(kvm_run* run);
   void on_console_byte(uint8_t b);
 
   VmConfig config_;
-  memory::GuestMemory memory_;
+  std::optional<memory::GuestMemory> owned_memory_;
+  const memory::GuestMemory* memory_ = nullptr;
   Kvm kvm_;
   UniqueFd vm_fd_;
   GuestMemoryView view_;
@@ -95,6 +120,10 @@ class Vm {
 
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> pause_requested_{false};
+  std::mutex pause_mu_;
+  std::condition_variable pause_cv_;
+  unsigned parked_ = 0;
   std::chrono::steady_clock::time_point deadline_{};
 
   mutable std::mutex exit_mu_;

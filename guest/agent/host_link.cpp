@@ -134,7 +134,9 @@ void HostLink::send_init_error(const std::string& error_type, const std::string&
 void HostLink::send_checkpoint_ready(double init_ms) {
   send(int(MessageType::kCheckpointReady), {{"init_ms", init_ms}}, {});
 }
-void HostLink::send_restore_done(double hooks_ms) { send(int(MessageType::kRestoreDone), {{"hooks_ms", hooks_ms}}, {}); }
+void HostLink::send_restore_done(double hooks_ms, const std::string& kernel_random) {
+  send(int(MessageType::kRestoreDone), {{"hooks_ms", hooks_ms}, {"kernel_random", kernel_random}}, {});
+}
 void HostLink::send_restore_error(const std::string& error_type, const std::string& body) {
   send(int(MessageType::kRestoreError), {{"error_type", error_type}}, body);
 }

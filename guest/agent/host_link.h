@@ -67,7 +67,8 @@ class HostLink {
   // The runtime reached restore/next: the host may snapshot now.
   void send_checkpoint_ready(double init_ms);
   // After-restore work is over (the runtime asked for its next invocation).
-  void send_restore_done(double hooks_ms);
+  // kernel_random: hex of the first bytes the restored kernel's CRNG gave after the hooks.
+  void send_restore_done(double hooks_ms, const std::string& kernel_random);
   void send_restore_error(const std::string& error_type, const std::string& body);
   void send_response(const std::string& request_id, const std::string& body, uint64_t max_memory_bytes);
   void send_function_error(const std::string& request_id, const std::string& error_type, const std::string& body,

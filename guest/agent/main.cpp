@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -186,6 +187,7 @@ class Agent {
             }
           } else if (auto* ar = std::get_if<AfterRestore>(&m)) {
             apply_after_restore(*ar);
+            kernel_random_ = kernel_random_probe();
             restore_release_ms_ = now_ms();
             api.complete_restore();
           }
@@ -213,7 +215,7 @@ class Agent {
         link_.send_checkpoint_ready(now_ms() - init_start_ms_);
         break;
       case Kind::kRestoreDone:
-        link_.send_restore_done(now_ms() - restore_release_ms_);
+        link_.send_restore_done(now_ms() - restore_release_ms_, kernel_random_);
         break;
       case Kind::kRestoreError:
         link_.send_restore_error(e.error_type, e.body);
@@ -232,6 +234,18 @@ class Agent {
       hooks::reseed_kernel_crng({reinterpret_cast<const std::byte*>(ar.entropy.data()), ar.entropy.size()});
     if (ar.wall_clock_ns) hooks::set_wall_clock(ar.wall_clock_ns);
     if (!ar.sandbox_id.empty()) set_hostname(ar.sandbox_id.substr(0, 63));
+  }
+
+  // The first bytes the kernel's CRNG gives once the restore hooks are applied, before anything
+  // else in the clone draws from it: the host compares clones with it. Read at this instant
+  // because later on the kernel also reseeds itself from interrupt timing now and then.
+  static std::string kernel_random_probe() {
+    unsigned char b[16];
+    if (::getrandom(b, sizeof b, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof b)) return {};
+    static const char* hex = "0123456789abcdef";
+    std::string s;
+    for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
+    return s;
   }
 
   // PID 1 reaps every orphan, and notes the runtime's own exit.
@@ -258,6 +272,7 @@ class Agent {
   FunctionSetup setup_;
   double init_start_ms_ = 0;
   double restore_release_ms_ = 0;
+  std::string kernel_random_;
   uint64_t max_memory_ = 0;
 };
 

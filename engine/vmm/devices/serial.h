@@ -30,6 +30,15 @@ class Serial : public BusDevice {
   // Host -> guest bytes (terminal input).
   void enqueue_input(std::span<const uint8_t> bytes);
 
+  SerialState state() {
+    std::lock_guard lock(mu_);
+    return s_;
+  }
+  void restore_state(SerialState s) {
+    std::lock_guard lock(mu_);
+    s_ = std::move(s);
+  }
+
  private:
   uint8_t iir_locked();
   Sink output_;

@@ -66,6 +66,17 @@ void VirtioConsole::run_worker() {
   }
 }
 
+std::vector<uint8_t> VirtioConsole::pending_bytes() {
+  std::lock_guard lock(pending_mu_);
+  return {pending_.begin() + static_cast<ptrdiff_t>(pending_off_), pending_.end()};
+}
+
+void VirtioConsole::restore_pending_bytes(std::vector<uint8_t> bytes) {
+  std::lock_guard lock(pending_mu_);
+  pending_ = std::move(bytes);
+  pending_off_ = 0;
+}
+
 void VirtioConsole::write(std::span<const uint8_t> bytes) {
   {
     std::lock_guard lock(pending_mu_);

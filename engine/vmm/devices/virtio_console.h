@@ -49,6 +49,10 @@ class VirtioConsole : public VirtioMmioDevice {
   // One pass over both queues (the worker's body; tests call it directly).
   void process();
 
+  // Host -> guest bytes not yet delivered (saved with the machine), and putting them back.
+  std::vector<uint8_t> pending_bytes();
+  void restore_pending_bytes(std::vector<uint8_t> bytes);
+
   uint64_t bytes_to_guest() const { return to_guest_total_.load(); }
   uint64_t bytes_from_guest() const { return from_guest_total_.load(); }
 

@@ -126,3 +126,31 @@ void VirtioMmioDevice::fail(const std::string& reason) {
 }
 
 }  // namespace thaw::vmm
+
+namespace thaw::vmm {
+
+VirtioMmioState VirtioMmioDevice::transport_state() {
+  std::lock_guard lock(mu_);
+  return s_;
+}
+
+void VirtioMmioDevice::restore_transport_state(VirtioMmioState state) {
+  std::lock_guard lock(mu_);
+  if (state.queues.size() != s_.queues.size()) {
+    fail("the saved state has " + std::to_string(state.queues.size()) + " queues, the device " +
+         std::to_string(s_.queues.size()));
+    return;
+  }
+  s_ = std::move(state);
+  for (auto& q : s_.queues) {
+    if (!q.ready) continue;
+    try {
+      validate_queue(memory_, q, kVirtioMaxQueueSize);
+    } catch (const VirtqueueError& e) {
+      q.ready = false;
+      fail(std::string("restored queue: ") + e.what());
+    }
+  }
+}
+
+}  // namespace thaw::vmm

@@ -50,6 +50,12 @@ class VirtioMmioDevice : public BusDevice {
   uint32_t status() const { return s_.status; }
   std::mutex& mutex() { return mu_; }
 
+  // The register file and queues, for a snapshot (taken with the device's worker stopped) and
+  // for a restore into a device that has not started yet. A restored queue is validated
+  // against guest memory like one the driver sets ready: a bad one marks the device broken.
+  VirtioMmioState transport_state();
+  void restore_transport_state(VirtioMmioState state);
+
  protected:
   virtual uint32_t device_id() const = 0;
   virtual uint64_t device_features() const = 0;  // without VIRTIO_F_VERSION_1 (always offered)

@@ -12,36 +12,12 @@
 
 #include "base/error.h"
 #include "engine/vmm/vm.h"
+#include "tests/kvm/vmm/test_guest.h"
 
 namespace thaw::vmm {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string kernel_path() {
-  const char* k = std::getenv("THAW_TEST_KERNEL");
-  return k ? k : "/boot/vmlinuz-6.1.0-56-amd64";
-}
-
-std::string initrd_path() {
-  std::string path = std::string(THAW_BINARY_DIR) + "/test-initramfs.cpio.gz";
-  if (!std::filesystem::exists(path)) {
-    std::string cmd = std::string(THAW_SOURCE_DIR) + "/guest/build-test-initramfs.sh " + path;
-    if (std::system(cmd.c_str()) != 0) throw Error("cannot build " + path);
-  }
-  return path;
-}
-
-VmConfig config(const std::string& mode, unsigned vcpus = 1, std::chrono::milliseconds timeout = 600s) {
-  VmConfig c;
-  c.kernel = kernel_path();
-  c.initrd = initrd_path();
-  c.cmdline = std::string(kDefaultCmdline) + " thaw.test=" + mode;
-  c.vcpus = vcpus;
-  c.mem_mib = 256;
-  c.timeout = timeout;  // generous: the emulated host is slow; only a hung guest reaches it
-  return c;
-}
 
 TEST(VmBoot, BadKernelFilesGiveClearErrors) {
   VmConfig c = config("poweroff");
@@ -74,13 +50,13 @@ TEST(VmBoot, OneVcpuEchoesOneMiBThroughTheChannelThenPowersOff) {
   constexpr size_t kPayload = 1 << 20;
   Vm vm(config("echo:" + std::to_string(kPayload)));
   vm.start();
-  ASSERT_TRUE(vm.wait_for_console("THAW_INIT_MARKER", 600s)) << vm.console_log();
+  ASSERT_TRUE(vm.wait_for_console("THAW_INIT_MARKER", 300s)) << vm.console_log();
   EXPECT_TRUE(vm.wait_for_console("THAW_CPUS=1", 60s)) << vm.console_log();
 
   std::string ready;
   std::vector<uint8_t> buf(kPayload);
   while (ready.find("READY\n") == std::string::npos) {
-    size_t n = vm.channel().read(buf, 600s);
+    size_t n = vm.channel().read(buf, 300s);
     ASSERT_GT(n, 0u) << "no READY on the channel; console:\n" << vm.console_log();
     ready.append(reinterpret_cast<char*>(buf.data()), n);
   }
@@ -92,7 +68,7 @@ TEST(VmBoot, OneVcpuEchoesOneMiBThroughTheChannelThenPowersOff) {
   vm.channel().write(payload);
   std::vector<uint8_t> echoed;
   while (echoed.size() < kPayload) {
-    size_t n = vm.channel().read(buf, 600s);
+    size_t n = vm.channel().read(buf, 300s);
     ASSERT_GT(n, 0u) << "echo stalled after " << echoed.size() << " bytes; console:\n" << vm.console_log();
     echoed.insert(echoed.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(n));
   }
@@ -131,7 +107,7 @@ TEST(VmBoot, HungGuestIsKilledByTheTimeoutWithoutLeaks) {
   };
   size_t before = count_fds();
   {
-    Vm vm(config("hang", 2, 180s));
+    Vm vm(config("hang", 2, 60s));
     VmExit e = vm.run();
     EXPECT_EQ(e.reason, ExitReason::kTimeout) << e.detail;
     EXPECT_NE(vm.console_log().find("THAW_INIT_MARKER"), std::string::npos) << vm.console_log();

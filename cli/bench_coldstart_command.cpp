@@ -1,0 +1,294 @@
+// thaw bench coldstart [--json] [--plot FILE.png]: what SnapStart buys, measured side by side in
+// one run. For a hello-world and a heavy-init Python function: cold start (boot + INIT +
+// invoke), restore without prefetch, restore with the working set prefetched, and a warm
+// invocation, each timed to the end of the first response; plus the restore time of one
+// function at several guest memory sizes. Medians of --reps runs, with min and max.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "base/error.h"
+#include "cli/commands.h"
+#include "engine/sandbox.h"
+#include "guest/image/function_config.h"
+
+namespace thaw::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::ordered_json;
+
+struct BenchColdstartOptions {
+  std::string hello, heavy, work;
+  std::vector<unsigned> memory_mib{256, 1024, 2048};
+  unsigned reps = 3;
+  bool json = false;
+  std::string plot;
+};
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct Series {
+  std::vector<double> v;
+  double median() const {
+    auto s = v;
+    std::sort(s.begin(), s.end());
+    size_t n = s.size();
+    if (n == 0) return 0;
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+  double min() const { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+  double max() const { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+};
+
+struct FunctionResult {
+  Series cold, restore, restore_prefetch, warm, first_invoke_duration, warm_duration;
+};
+
+fs::path exe_dir() {
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n < 0) throw_errno("readlink", "/proc/self/exe");
+  exe[n] = 0;
+  return fs::path(exe).parent_path();
+}
+
+engine::SandboxOptions quiet_options() {
+  engine::SandboxOptions o;
+  o.boot_allowance = std::chrono::seconds(300);
+  o.log = [](std::string_view line) { spdlog::debug("function: {}", line); };
+  return o;
+}
+
+// Invokes once; throws unless the function answered.
+engine::InvokeResult invoke_ok(engine::Sandbox& s) {
+  engine::InvokeRequest req;
+  req.payload = R"({"bench": true})";
+  auto r = s.invoke(req);
+  if (r.status != engine::InvokeResult::Status::kSuccess)
+    throw Error("bench coldstart: " + s.image().function.name + " failed: " + r.error_type + " " + r.body.substr(0, 300));
+  return r;
+}
+
+void progress(const std::string& what) { std::fprintf(stderr, "bench coldstart: %s\n", what.c_str()); }
+
+fs::path take_snapshot(const std::string& image, const fs::path& dir) {
+  fs::remove_all(dir);
+  auto o = quiet_options();
+  o.initialization_type = "snap-start";
+  auto s = engine::Sandbox::cold_start(image, o);
+  s->checkpoint(dir, image);
+  return dir;
+}
+
+FunctionResult measure_function(const std::string& label, const std::string& image, const fs::path& work,
+                                unsigned reps) {
+  FunctionResult r;
+  for (unsigned i = 0; i < reps; ++i) {
+    progress(label + ": cold start " + std::to_string(i + 1) + "/" + std::to_string(reps));
+    auto t0 = Clock::now();
+    auto s = engine::Sandbox::cold_start(image, quiet_options());
+    invoke_ok(*s);
+    r.cold.v.push_back(ms_since(t0));
+  }
+  progress(label + ": snapshot");
+  fs::path snap = take_snapshot(image, fs::path(work) / ("snapshot-" + label));
+
+  // Without prefetch; the first of these records the working set the next ones prefetch.
+  for (unsigned i = 0; i < reps; ++i) {
+    progress(label + ": restore without prefetch " + std::to_string(i + 1) + "/" + std::to_string(reps));
+    auto o = quiet_options();
+    o.prefetch = false;
+    auto t0 = Clock::now();
+    auto s = engine::Sandbox::restore(snap, o);
+    invoke_ok(*s);
+    r.restore.v.push_back(ms_since(t0));
+  }
+  for (unsigned i = 0; i < reps; ++i) {
+    progress(label + ": restore with prefetch " + std::to_string(i + 1) + "/" + std::to_string(reps));
+    auto t0 = Clock::now();
+    auto s = engine::Sandbox::restore(snap, quiet_options());
+    auto first = invoke_ok(*s);
+    r.restore_prefetch.v.push_back(ms_since(t0));
+    r.first_invoke_duration.v.push_back(first.report.duration_ms);
+    auto t1 = Clock::now();
+    auto warm = invoke_ok(*s);
+    r.warm.v.push_back(ms_since(t1));
+    r.warm_duration.v.push_back(warm.report.duration_ms);
+  }
+  return r;
+}
+
+// A copy of `image` whose function has `mib` of memory (the initramfs is linked, not copied).
+std::string image_with_memory(const std::string& image, unsigned mib, const fs::path& work) {
+  auto config = image::ImageConfig::load(image);
+  if (config.function.memory_mb == mib) return image;
+  fs::path dir = work / ("image-" + std::to_string(mib) + "mib");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::create_symlink(fs::absolute(config.initramfs_path(image)), dir / config.initramfs.path);
+  config.kernel.path = fs::absolute(config.kernel_path(image)).string();
+  config.kernel.copied = false;
+  config.function.memory_mb = mib;
+  config.image_id = config.compute_image_id();
+  std::ofstream(dir / "config.json") << config.to_json().dump(2) << "\n";
+  return dir.string();
+}
+
+ordered_json function_json(const FunctionResult& f) {
+  auto spread = [](const Series& s) { return ordered_json{{"min", s.min()}, {"max", s.max()}}; };
+  return {{"cold", f.cold.median()},
+          {"restore", f.restore.median()},
+          {"restore_prefetch", f.restore_prefetch.median()},
+          {"warm", f.warm.median()},
+          {"first_invoke_duration_ms", f.first_invoke_duration.median()},
+          {"warm_duration_ms", f.warm_duration.median()},
+          {"spread", {{"cold", spread(f.cold)},
+                      {"restore", spread(f.restore)},
+                      {"restore_prefetch", spread(f.restore_prefetch)},
+                      {"warm", spread(f.warm)}}}};
+}
+
+void print_table(const std::map<std::string, FunctionResult>& results, const std::map<unsigned, Series>& by_memory,
+                 unsigned reps) {
+  std::printf("thaw bench coldstart: medians of %u runs, ms to the end of the first response (min..max)\n\n", reps);
+  std::printf("%-8s %22s %22s %22s %22s\n", "function", "cold", "restore", "restore+prefetch", "warm");
+  for (const auto& [name, f] : results) {
+    auto cell = [](const Series& s) {
+      char b[64];
+      std::snprintf(b, sizeof b, "%.1f (%.0f..%.0f)", s.median(), s.min(), s.max());
+      return std::string(b);
+    };
+    std::printf("%-8s %22s %22s %22s %22s\n", name.c_str(), cell(f.cold).c_str(), cell(f.restore).c_str(),
+                cell(f.restore_prefetch).c_str(), cell(f.warm).c_str());
+  }
+  std::printf("\nratios\n");
+  for (const auto& [name, f] : results) {
+    std::printf("  %-6s cold / restore+prefetch   %6.1fx\n", name.c_str(), f.cold.median() / f.restore_prefetch.median());
+    std::printf("  %-6s restore / restore+prefetch %5.2fx\n", name.c_str(), f.restore.median() / f.restore_prefetch.median());
+    std::printf("  %-6s first Duration after prefetched restore / warm Duration  %.2fx (%.2f / %.2f ms)\n",
+                name.c_str(), f.first_invoke_duration.median() / f.warm_duration.median(),
+                f.first_invoke_duration.median(), f.warm_duration.median());
+  }
+  if (!by_memory.empty()) {
+    std::printf("\nrestore (with prefetch, until the runtime is ready) by guest memory size\n");
+    double base = by_memory.begin()->second.median();
+    for (const auto& [mib, s] : by_memory)
+      std::printf("  %5u MiB  %8.1f ms  %.2fx of %u MiB\n", mib, s.median(), s.median() / base, by_memory.begin()->first);
+  }
+}
+
+void draw_plot(const std::string& file, const std::map<std::string, FunctionResult>& results, const fs::path& work) {
+  fs::path data = work / "coldstart.dat", script = work / "coldstart.gp";
+  {
+    std::ofstream d(data);
+    d << "function cold restore restore_prefetch warm\n";
+    for (const auto& [name, f] : results)
+      d << name << " " << f.cold.median() << " " << f.restore.median() << " " << f.restore_prefetch.median() << " "
+        << f.warm.median() << "\n";
+  }
+  {
+    std::ofstream g(script);
+    g << "set terminal pngcairo size 900,540 noenhanced\n"
+      << "set output '" << fs::absolute(file).string() << "'\n"
+      << "set title 'thaw: time to the end of the first response (median, log scale)'\n"
+      << "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
+      << "set logscale y\nset ylabel 'ms'\nset key top right\nset grid ytics\n"
+      << "plot '" << data.string() << "' using 2:xtic(1) title columnheader, '' using 3 title columnheader, "
+      << "'' using 4 title columnheader, '' using 5 title columnheader\n";
+  }
+  std::string cmd = "gnuplot '" + script.string() + "'";
+  if (std::system(cmd.c_str()) != 0)
+    throw Error("--plot: gnuplot failed or is missing (apt-get install gnuplot-nox); data and script are in " +
+                work.string());
+}
+
+int run_bench_coldstart(const BenchColdstartOptions& o) {
+  fs::create_directories(o.work);
+  std::map<std::string, FunctionResult> results;
+  results["hello"] = measure_function("hello", o.hello, o.work, o.reps);
+  results["heavy"] = measure_function("heavy", o.heavy, o.work, o.reps);
+
+  std::map<unsigned, Series> by_memory;
+  for (unsigned mib : o.memory_mib) {
+    progress("restore at " + std::to_string(mib) + " MiB: snapshot");
+    std::string img = image_with_memory(o.hello, mib, o.work);
+    fs::path snap = take_snapshot(img, fs::path(o.work) / ("snapshot-hello-" + std::to_string(mib) + "mib"));
+    {
+      auto s = engine::Sandbox::restore(snap, quiet_options());  // records the working set
+      invoke_ok(*s);
+    }
+    for (unsigned i = 0; i < o.reps; ++i) {
+      progress("restore at " + std::to_string(mib) + " MiB " + std::to_string(i + 1) + "/" + std::to_string(o.reps));
+      auto t0 = Clock::now();
+      auto s = engine::Sandbox::restore(snap, quiet_options());
+      by_memory[mib].v.push_back(ms_since(t0));
+    }
+  }
+
+  if (o.json) {
+    ordered_json j;
+    for (const auto& [name, f] : results) j[name] = function_json(f);
+    ordered_json mem = ordered_json::object();
+    for (const auto& [mib, s] : by_memory) mem[std::to_string(mib)] = s.median();
+    j["restore_by_memory_ms"] = mem;
+    const auto& heavy = results["heavy"];
+    j["ratios"] = {{"heavy_cold_over_restore_prefetch", heavy.cold.median() / heavy.restore_prefetch.median()},
+                   {"hello_cold_over_restore_prefetch",
+                    results["hello"].cold.median() / results["hello"].restore_prefetch.median()},
+                   {"heavy_first_invoke_over_warm_duration",
+                    heavy.first_invoke_duration.median() / heavy.warm_duration.median()}};
+    if (by_memory.size() > 1)
+      j["ratios"]["restore_largest_over_smallest_memory"] =
+          by_memory.rbegin()->second.median() / by_memory.begin()->second.median();
+    j["reps"] = o.reps;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    print_table(results, by_memory, o.reps);
+  }
+  if (!o.plot.empty()) {
+    draw_plot(o.plot, results, o.work);
+    std::fprintf(stderr, "bench coldstart: chart written to %s\n", o.plot.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_coldstart_command(CLI::App& app) {
+  CLI::App* bench = nullptr;  // `thaw bench` may already exist (other bench subcommands)
+  for (auto* s : app.get_subcommands([](CLI::App* a) { return a->get_name() == "bench"; })) bench = s;
+  if (!bench) bench = app.add_subcommand("bench", "benchmarks");
+  bench->require_subcommand(1);
+  auto* sub = bench->add_subcommand("coldstart", "cold start vs restore vs restore+prefetch vs warm (SnapStart)");
+  auto o = std::make_shared<BenchColdstartOptions>();
+  fs::path build = exe_dir();
+  o->hello = (build / "test-images" / "python-hello").string();
+  o->heavy = (build / "test-images" / "python-heavy-init").string();
+  o->work = (build / "bench-coldstart").string();
+  sub->add_option("--hello", o->hello, "image of the hello-world function")->capture_default_str();
+  sub->add_option("--heavy", o->heavy, "image of the heavy-init function")->capture_default_str();
+  sub->add_option("--work", o->work, "directory for snapshots and image variants")->capture_default_str();
+  sub->add_option("--memory", o->memory_mib, "guest memory sizes (MiB) for the restore-by-memory sweep")
+      ->capture_default_str()
+      ->delimiter(',');
+  sub->add_option("--reps", o->reps, "repetitions of each measurement")->capture_default_str()->check(CLI::Range(1, 100));
+  sub->add_flag("--json", o->json, "print one JSON object");
+  sub->add_option("--plot", o->plot, "also draw a chart to this PNG file (needs gnuplot)");
+  return {sub, true, [o] { return run_bench_coldstart(*o); }};
+}
+
+}  // namespace thaw::cli

@@ -1,0 +1,207 @@
+// SnapStart for a sandbox: the checkpoint of a cold-started one, and restoring sandboxes from
+// the snapshot it wrote.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/error.h"
+#include "engine/sandbox.h"
+#include "engine/sandbox_internal.h"
+#include "engine/vmm/machine_state.h"
+#include "engine/vmm/vm.h"
+#include "snapshot/page_store_reader.h"
+#include "snapshot/page_store_writer.h"
+#include "snapshot/state_blob.h"
+#include "snapshot/working_set.h"
+
+namespace thaw::engine {
+using channel::Message;
+using channel::MessageType;
+using detail::Clock;
+using detail::ms_since;
+using detail::str;
+
+namespace {
+
+constexpr const char* kMachineBlob = "machine";
+constexpr const char* kSnapshotKind = "thaw-function-snapshot";
+
+// The chunks holding the console's rings: the VMM's own device thread reads them as soon as
+// the VM runs, so they are checked before it does (see resume_from).
+std::vector<uint64_t> ring_chunks(const vmm::MachineState& state, const snapshot::PageStoreReader& pages) {
+  std::vector<uint64_t> chunks;
+  auto add = [&](uint64_t gpa, uint64_t len) {
+    for (const auto& r : pages.regions()) {
+      uint64_t end = r.guest_addr + r.page_count * pages.page_size();
+      for (uint64_t a = gpa & ~uint64_t{pages.page_size() - 1}; a < gpa + len; a += pages.page_size())
+        if (a >= r.guest_addr && a < end)
+          chunks.push_back((r.first_page + (a - r.guest_addr) / pages.page_size()) / pages.pages_per_chunk());
+    }
+  };
+  for (const auto& q : state.devices.console.queues) {
+    if (!q.ready) continue;
+    add(q.desc_addr, 16ull * q.size);
+    add(q.avail_addr, 6 + 2ull * q.size);
+    add(q.used_addr, 6 + 8ull * q.size);
+  }
+  std::sort(chunks.begin(), chunks.end());
+  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+  return chunks;
+}
+
+}  // namespace
+
+SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::string& image_dir) {
+  if (!alive_ || !at_checkpoint_)
+    throw Error("checkpoint: the sandbox is not at a SnapStart checkpoint (cold-start it with initialization_type "
+                "\"snap-start\")");
+  SnapshotInfo info;
+  info.init_ms = init_ms_;
+  auto t0 = Clock::now();
+  send(MessageType::kBeforeCheckpoint, nlohmann::json::object());
+  auto ack = wait_message(t0 + options_.boot_allowance);
+  if (!ack || ack->type != MessageType::kBeforeCheckpointAck) {
+    std::string why = ack ? "the agent answered the checkpoint with " + std::string(channel::message_type_name(ack->type))
+                          : "the agent did not acknowledge the checkpoint";
+    discard(why);
+    throw SandboxError("Sandbox.Error", why);
+  }
+  vm_->pause();
+  info.pause_ms = ms_since(t0);
+
+  auto t1 = Clock::now();
+  std::filesystem::create_directories(snapshot_dir);
+  vmm::MachineState state = vm_->save_state();
+  auto bytes = vmm::encode_machine_state(state);
+  snapshot::write_state_blob(snapshot_dir, kMachineBlob, bytes);
+  std::vector<snapshot::GuestRegion> regions;
+  for (const auto& r : vm_->memory().regions()) regions.push_back({r.guest_addr, r.bytes()});
+  snapshot::WriteOptions wo;
+  wo.extra_files = {snapshot::state_blob_file_name(kMachineBlob)};
+  wo.metadata = {{"kind", kSnapshotKind},
+                 {"image", image_.to_json()},
+                 {"image_dir", std::filesystem::absolute(image_dir).string()},
+                 {"vcpus", state.vcpus.size()},
+                 {"memory_mib", state.mem_bytes >> 20},
+                 {"machine_state_version", vmm::kMachineStateVersion},
+                 {"init_ms", init_ms_}};
+  info.pages = snapshot::write_page_store(snapshot_dir, regions, wo);
+  info.save_ms = ms_since(t1);
+  discard("snapshot taken");
+  spdlog::info("snapshot {}: init {:.1f} ms, pause {:.1f} ms, save {:.1f} ms ({} pages, {} zero, {:.1f} MiB stored)",
+               snapshot_dir, info.init_ms, info.pause_ms, info.save_ms, info.pages.pages, info.pages.zero_pages,
+               double(info.pages.stored_bytes) / (1 << 20));
+  return info;
+}
+
+std::unique_ptr<Sandbox> Sandbox::restore(const std::string& snapshot_dir, SandboxOptions options) {
+  auto pages = snapshot::PageStoreReader::open(snapshot_dir);
+  const auto& meta = pages->manifest().metadata;
+  if (str(meta, "kind") != kSnapshotKind)
+    throw Error(snapshot_dir + ": not a function snapshot (take one with `thaw snapshot IMAGE --out DIR`)");
+  auto image = image::ImageConfig::from_json(meta.at("image"));
+  std::unique_ptr<Sandbox> s(new Sandbox(std::move(image), std::move(options)));
+  s->snapshot_dir_ = snapshot_dir;
+  s->pages_ = std::move(pages);
+  s->init_ms_ = meta.value("init_ms", 0.0);
+  s->resume_from(snapshot_dir);
+  return s;
+}
+
+void Sandbox::resume_from(const std::string& snapshot_dir) {
+  auto t0 = Clock::now();
+  vmm::MachineState state = vmm::decode_machine_state(snapshot::read_state_blob(snapshot_dir, kMachineBlob));
+  // The device thread would take a bad ring page as a fatal signal: check those few chunks now.
+  for (uint64_t chunk : ring_chunks(state, *pages_)) {
+    std::vector<std::byte> scratch(pages_->chunk_bytes(chunk));
+    pages_->read_chunk(chunk, scratch);
+  }
+
+  std::optional<std::vector<uint64_t>> working_set;
+  if (options_.prefetch) working_set = snapshot::load_working_set(snapshot_dir);
+  memory_.emplace(memory::GuestMemory::create(state.mem_bytes));
+  std::vector<memory::RegionBinding> bindings;
+  for (const auto& r : pages_->regions()) bindings.push_back({r.guest_addr, r.first_page, r.page_count});
+  memory::LazyLoaderOptions lo;
+  recording_working_set_ = options_.record_working_set && !snapshot::load_working_set(snapshot_dir);
+  lo.record_working_set = recording_working_set_;
+  lo.failed_pages = memory::LazyLoaderOptions::FailedPages::kZeroFill;
+  lo.on_failure = [this](const memory::LoadFailure& f) {
+    // Called on the loader's thread before the page is released: stop the vCPUs for good first.
+    std::lock_guard lock(mu_);
+    channel_error_ = "guest memory could not be restored: " + f.cause;
+    if (vm_) vm_->request_stop(vmm::ExitReason::kInternalError, *channel_error_);
+    cv_.notify_all();
+  };
+  loader_ = std::make_unique<memory::LazyLoader>(*memory_, *pages_, bindings, std::move(lo));
+  if (working_set && !working_set->empty()) loader_->start_prefetch(*working_set, options_.background_load);
+
+  vmm::VmConfig vc;
+  vc.console = console_sink();
+  auto vm = std::make_unique<vmm::Vm>(std::move(vc), *memory_, state);
+  {
+    std::lock_guard lock(mu_);
+    vm_ = std::move(vm);
+  }
+  vm_->channel().set_receiver([this](std::span<const uint8_t> b) { on_channel_bytes(b); });
+  vm_->start();
+  alive_ = true;
+
+  auto ctx = hooks::make_after_restore_context(options_.hooks);
+  send(MessageType::kAfterRestore,
+       {{"clock_ns", ctx.wall_clock_ns}, {"sandbox_id", ctx.sandbox_id}, {"log_stream_name", ctx.log_stream_name}},
+       std::string(reinterpret_cast<const char*>(ctx.entropy.data()), ctx.entropy.size()));
+  auto m = wait_message(t0 + options_.restore_budget);
+  if (!m || m->type != MessageType::kRestoreDone) {
+    std::string type = "Runtime.AfterRestoreError", why, body;
+    if (m && m->type == MessageType::kRestoreError) {
+      if (!str(m->meta, "error_type").empty()) type = str(m->meta, "error_type");
+      why = "the runtime's after-restore hooks failed";
+      body = m->data;
+    } else if (m) {
+      type = "Sandbox.Error";
+      why = "unexpected " + std::string(channel::message_type_name(m->type)) + " message during restore";
+    } else if (channel_error_) {
+      type = "Sandbox.Error";
+      why = *channel_error_;
+    } else if (vm_->exited()) {
+      type = "Sandbox.Error";
+      why = "the restored microVM ended during restore";
+    } else {
+      type = "Sandbox.Timedout";
+      why = "restore and after-restore hooks did not finish within " +
+            std::to_string(options_.restore_budget.count()) + " ms";
+    }
+    discard(why);
+    throw SandboxError(type, why, body);
+  }
+  restore_ms_ = ms_since(t0);
+  restore_hooks_ms_ = m->meta.value("hooks_ms", 0.0);
+  kernel_random_ = str(m->meta, "kernel_random");
+  spdlog::debug("restored {} in {:.1f} ms (hooks {:.1f} ms)", snapshot_dir, restore_ms_, restore_hooks_ms_);
+}
+
+void Sandbox::finish_first_invocation() {
+  if (!loader_) return;
+  if (recording_working_set_) {
+    recording_working_set_ = false;
+    auto chunks = loader_->stop_recording();
+    try {
+      snapshot::save_working_set(snapshot_dir_, chunks);
+      spdlog::info("working set of {}: {} chunks recorded for the next restores", snapshot_dir_, chunks.size());
+    } catch (const std::exception& e) {
+      spdlog::warn("could not save the working set of {}: {}", snapshot_dir_, e.what());
+    }
+  }
+  auto st = loader_->stats();
+  spdlog::debug("first invocation after restore: {} faults, {} chunks on demand, {} prefetched, {:.1f} MiB read",
+                st.faults, st.chunks_on_demand, st.chunks_prefetched, double(st.bytes_read) / (1 << 20));
+}
+
+std::optional<memory::RestoreStats> Sandbox::memory_stats() const {
+  if (!loader_) return std::nullopt;
+  return loader_->stats();
+}
+
+}  // namespace thaw::engine
