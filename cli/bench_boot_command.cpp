@@ -136,10 +136,7 @@ int run_bench_boot(BenchBootOptions o) {
 }  // namespace
 
 Command add_bench_boot_command(CLI::App& app) {
-  CLI::App* bench = nullptr;  // `thaw bench` may already exist (other bench subcommands)
-  for (auto* s : app.get_subcommands([](CLI::App* a) { return a->get_name() == "bench"; })) bench = s;
-  if (!bench) bench = app.add_subcommand("bench", "benchmarks");
-  bench->require_subcommand(1);
+  CLI::App* bench = bench_group(app);
   auto* sub = bench->add_subcommand("boot", "boot-to-init time: thaw vs QEMU microvm on the same KVM");
   auto o = std::make_shared<BenchBootOptions>();
   o->cmdline = std::string(vmm::kDefaultCmdline) + " thaw.test=poweroff";

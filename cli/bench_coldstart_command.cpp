@@ -269,10 +269,7 @@ int run_bench_coldstart(const BenchColdstartOptions& o) {
 }  // namespace
 
 Command add_bench_coldstart_command(CLI::App& app) {
-  CLI::App* bench = nullptr;  // `thaw bench` may already exist (other bench subcommands)
-  for (auto* s : app.get_subcommands([](CLI::App* a) { return a->get_name() == "bench"; })) bench = s;
-  if (!bench) bench = app.add_subcommand("bench", "benchmarks");
-  bench->require_subcommand(1);
+  CLI::App* bench = bench_group(app);
   auto* sub = bench->add_subcommand("coldstart", "cold start vs restore vs restore+prefetch vs warm (SnapStart)");
   auto o = std::make_shared<BenchColdstartOptions>();
   fs::path build = exe_dir();

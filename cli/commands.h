@@ -17,6 +17,14 @@ struct Command {
   std::function<int()> run;
 };
 
+// `thaw bench`, the parent of the benchmark subcommands: created by whichever asks first.
+inline CLI::App* bench_group(CLI::App& app) {
+  for (auto* s : app.get_subcommands([](CLI::App* a) { return a->get_name() == "bench"; })) return s;
+  auto* bench = app.add_subcommand("bench", "benchmarks");
+  bench->require_subcommand(1);
+  return bench;
+}
+
 // One line per subcommand file. Each adds its subcommand (and its options) to `app`.
 Command add_inspect_command(CLI::App& app);  // snapshot/: thaw inspect
 Command add_capture_command(CLI::App& app);  // snapshot/: thaw capture --pid PID --out DIR

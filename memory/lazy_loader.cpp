@@ -406,6 +406,7 @@ void LazyLoader::Impl::handle_faults(std::vector<uint64_t>& addrs, IoUringReader
     ChunkExtent extent;
     std::vector<std::byte> stored;
     int result = 0;
+    bool reload = false;  // the chunk was loaded already (a fault queued before its wake): not counted again
   };
   std::vector<std::pair<uint64_t, uint64_t>> by_chunk;  // (chunk, page)
   for (uint64_t a : addrs) {
@@ -442,6 +443,7 @@ void LazyLoader::Impl::handle_faults(std::vector<uint64_t>& addrs, IoUringReader
       counters.faults_left_to_prefetch += pages.size();  // the prefetcher's wake will release it
       continue;
     }
+    const bool reload = st == kDone;
     std::optional<ChunkExtent> ext;
     try {
       ext = source.chunk_extent(c);
@@ -455,11 +457,11 @@ void LazyLoader::Impl::handle_faults(std::vector<uint64_t>& addrs, IoUringReader
       std::span<const uint64_t> only = options.fault_around ? std::span<const uint64_t>() : pages;
       Installed r = install_range(chunk_first(c), chunk_end(c), nullptr, only, false);
       state[c] = r == Installed::all && options.fault_around ? kDone : kIdle;
-      counters.zero_chunks_on_demand++;
+      if (!reload) counters.zero_chunks_on_demand++;
       wake_chunk(c);
       continue;
     }
-    Job job{c, std::move(pages), *ext, {}, 0};
+    Job job{c, std::move(pages), *ext, {}, 0, reload};
     job.stored.resize(ext->length);
     jobs.push_back(std::move(job));
   }
@@ -498,7 +500,7 @@ void LazyLoader::Impl::handle_faults(std::vector<uint64_t>& addrs, IoUringReader
     // Interrupted by a pending REMOVE: the wake below makes the thread fault again, and that
     // new message comes after the event in the queue.
     state[c] = r == Installed::all && options.fault_around ? kDone : kIdle;
-    counters.chunks_on_demand++;
+    if (!job.reload) counters.chunks_on_demand++;
     wake_chunk(c);
   }
   if (counters.first_fault_ns == 0) counters.first_fault_ns = (Clock::now() - t_read).count();

@@ -61,28 +61,28 @@ note "unit and native tests"
 ctest --test-dir build -LE kvm --output-on-failure -j "$(nproc)" 2>&1 | tee build/ctest-native.log
 count build/ctest-native.log
 
-note "unit tests under ASan+UBSan (build-asan/)"
-if scripts/build.sh build-asan --target unit_tests -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -L unit --output-on-failure -j "$(nproc)" 2>&1 |
-    tee build-asan/ctest.log
-  count build-asan/ctest.log
-else
-  failed=$((failed + 1))
-fi
+# One clang build with ASan+UBSan serves both sanitizer phases: the unit tests and the
+# libFuzzer targets (their libraries are compiled once).
+note "sanitizer build: unit tests and fuzz targets under ASan+UBSan, clang (build-san/)"
+if CC=clang CXX=clang++ scripts/build.sh build-san --target unit_tests --target fuzz_targets \
+     -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
+  note "unit tests under ASan+UBSan"
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-san -L unit --output-on-failure -j "$(nproc)" 2>&1 |
+    tee build-san/ctest.log
+  count build-san/ctest.log
 
-note "fuzz targets, ${FUZZ_SECONDS}s each (build-fuzz/)"
-if CC=clang CXX=clang++ scripts/build.sh build-fuzz --target fuzz_targets -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
-  for f in build-fuzz/tests/fuzz_*; do
+  note "fuzz targets, ${FUZZ_SECONDS}s each"
+  for f in build-san/tests/fuzz_*; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
-    corpus=build-fuzz/corpus/$name; mkdir -p "$corpus"
+    corpus=build-san/corpus/$name; mkdir -p "$corpus"
     seeds=tests/fuzz/seeds/${name#fuzz_}
     [ -d "$seeds" ] || seeds=""
-    if "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$corpus" $seeds >build-fuzz/$name.log 2>&1; then
-      echo "fuzz $name: ok ($(grep -Eo '#[0-9]+' build-fuzz/$name.log | tail -n 1 | tr -d '#') runs)"
+    if "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$corpus" $seeds >build-san/$name.log 2>&1; then
+      echo "fuzz $name: ok ($(grep -Eo '#[0-9]+' build-san/$name.log | tail -n 1 | tr -d '#') runs)"
       passed=$((passed + 1))
     else
-      echo "fuzz $name: FAILED"; tail -n 40 build-fuzz/$name.log; failed=$((failed + 1))
+      echo "fuzz $name: FAILED"; tail -n 40 build-san/$name.log; failed=$((failed + 1))
     fi
   done
 else
