@@ -361,6 +361,11 @@ void LazyLoader::Impl::handle_remove(uint64_t start, uint64_t end) {
       removed.set(p);
       installed.clear(p);
     }
+    // A loaded chunk that lost pages is no longer loaded: loading it again is a new load.
+    for (uint64_t c = first / source.pages_per_chunk(); c <= (last - 1) / source.pages_per_chunk(); ++c) {
+      uint8_t done = kDone;
+      state[c].compare_exchange_strong(done, kIdle);
+    }
     counters.pages_removed += last - first;
   }
 }

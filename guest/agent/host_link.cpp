@@ -1,8 +1,8 @@
 #include "guest/agent/host_link.h"
 
-#include <unistd.h>
-
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -94,6 +94,12 @@ std::vector<HostMessage> HostLink::read_available() {
   while (auto m = decoder_.next()) {
     if (m->type == MessageType::kBeforeCheckpoint) {
       ::sync();
+      // Draw from the kernel's CRNG at the last moment: a reseed the kernel has due happens
+      // now, before the snapshot, instead of in each clone from its own interrupt timing.
+      // Clones then all start from one CRNG state, which the host's entropy (restore hooks)
+      // must and does tell apart; without it (a debug option) they visibly repeat.
+      unsigned char discard[16];
+      [[maybe_unused]] ssize_t drawn = ::getrandom(discard, sizeof discard, GRND_NONBLOCK);
       Message ack;
       ack.type = MessageType::kBeforeCheckpointAck;
       ack.sequence = ++sequence_;
