@@ -47,7 +47,7 @@ note "kvm tests"
 # per-test timeout inside it fires. A stall (no output for KVM_STALL_SECONDS) ends that boot;
 # the tests it had not finished, the stalled one included, run again in a fresh boot (at most
 # twice), and the stall is reported with the kernel stacks the host's watchdog last printed.
-KVM_STALL_SECONDS=${THAW_KVM_STALL_SECONDS:-600}
+KVM_STALL_SECONDS=${THAW_KVM_STALL_SECONDS:-300}
 kvm_in_emulated_host() {  # $1: log file; $2: ctest -R regex or ""
   local log=$1 regex=$2 pid last size now
   local filter=(); [ -n "$regex" ] && filter=(-R "$regex")
