@@ -2,12 +2,13 @@
 # Installs what is missing, builds, and runs every test tier:
 #   unit + native (this machine), kvm (through the emulated KVM host when /dev/kvm is missing),
 #   unit again under ASan+UBSan, and a short libFuzzer run of every fuzz target (one clang build).
-# Ends with one line "tests: N passed, M failed".
+# Ends with the names of what failed, then one line "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 FUZZ_SECONDS=${THAW_FUZZ_SECONDS:-20}
 passed=0; failed=0
+failures=()  # names of failed tests and phases, repeated at the end where a CI log's tail shows them
 start=$SECONDS; phase_start=$SECONDS
 # Prints a phase heading with the time the previous phase took, so a slow CI run says where.
 note() {
@@ -15,11 +16,13 @@ note() {
   phase_start=$SECONDS
 }
 
-# Adds ctest's "N tests failed out of M" counts from a log to the totals.
+# Adds ctest's "N tests failed out of M" counts from a log to the totals, and the failed names.
 count() {
-  local line total bad
+  local line total bad name
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$1" | tail -n 1)
-  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  if [ -z "$line" ]; then failed=$((failed + 1)); failures+=("$1 (ctest gave no summary)"); return; fi
+  while read -r name; do failures+=("$name"); done < <(
+    sed -n '/The following tests FAILED:/,$p' "$1" | sed -nE 's/^[[:space:]]+[0-9]+ - ([^ ]+) .*/\1/p')
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
   bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
   passed=$((passed + total - bad)); failed=$((failed + bad))
@@ -88,12 +91,15 @@ if compgen -G "build/tests/thaw_*_kvm_tests" >/dev/null; then
       echo "kvm: stalled in ${stalled:-?} (the emulated host's console, with its watchdog's task list, is above)"
       passed=$((passed + $(grep -cE 'Test +#[0-9]+: .* Passed' "$log")))
       failed=$((failed + $(grep -cE 'Test +#[0-9]+: .* (\*\*\*|Failed)' "$log")))
+      while read -r name; do failures+=("$name"); done < <(
+        grep -E 'Test +#[0-9]+: .* (\*\*\*|Failed)' "$log" | sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/')
       remaining=$(ctest --test-dir build -N -L kvm | sed -nE 's/^ *Test +#[0-9]+: ([A-Za-z0-9_.]+)$/\1/p' |
                   grep -vxF -f <(printf '%s\n' $finished) || true)
       if [ -z "$remaining" ]; then break; fi
       if [ "$attempt" = 3 ]; then
         echo "kvm: the emulated host stalled three times; not finished: $(echo $remaining)"
         failed=$((failed + $(echo "$remaining" | wc -l)))
+        for name in $remaining; do failures+=("$name (emulated host stalled)"); done
         break
       fi
       echo "kvm: running the $(echo "$remaining" | wc -l) unfinished tests in a fresh emulated host"
@@ -105,7 +111,7 @@ else
 fi
 
 note "aws-lambda-ric client"
-wait "$ric_pid" && tail -n 1 build/ric-setup.log || { echo "aws-lambda-ric setup failed:"; tail -n 30 build/ric-setup.log; failed=$((failed + 1)); }
+wait "$ric_pid" && tail -n 1 build/ric-setup.log || { echo "aws-lambda-ric setup failed:"; tail -n 30 build/ric-setup.log; failed=$((failed + 1)); failures+=("aws-lambda-ric setup"); }
 
 note "unit and native tests"
 ctest --test-dir build -LE kvm --output-on-failure -j "$(nproc)" 2>&1 | tee build/ctest-native.log
@@ -132,13 +138,14 @@ if CC=clang CXX=clang++ scripts/build.sh build-san --target unit_tests --target 
       echo "fuzz $name: ok ($(grep -Eo '#[0-9]+' build-san/$name.log | tail -n 1 | tr -d '#') runs)"
       passed=$((passed + 1))
     else
-      echo "fuzz $name: FAILED"; tail -n 40 build-san/$name.log; failed=$((failed + 1))
+      echo "fuzz $name: FAILED"; tail -n 40 build-san/$name.log; failed=$((failed + 1)); failures+=("$name")
     fi
   done
 else
-  failed=$((failed + 1))
+  failed=$((failed + 1)); failures+=("sanitizer build")
 fi
 
 note "done"
+for name in "${failures[@]}"; do echo "failed: $name"; done
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ]
