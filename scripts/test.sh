@@ -50,7 +50,7 @@ note "kvm tests"
 # per-test timeout inside it fires. A stall (no output for KVM_STALL_SECONDS) ends that boot;
 # the tests it had not finished, the stalled one included, run again in a fresh boot (at most
 # twice), and the stall is reported with the kernel stacks the host's watchdog last printed.
-KVM_STALL_SECONDS=${THAW_KVM_STALL_SECONDS:-300}
+KVM_STALL_SECONDS=${THAW_KVM_STALL_SECONDS:-180}
 kvm_in_emulated_host() {  # $1: log file; $2: ctest -R regex or ""
   local log=$1 regex=$2 pid last size now
   local filter=(); [ -n "$regex" ] && filter=(-R "$regex")
@@ -78,14 +78,14 @@ if compgen -G "build/tests/thaw_*_kvm_tests" >/dev/null; then
     count build/ctest-kvm.log
   else
     echo "no /dev/kvm here: running the kvm tests inside the emulated KVM host (one boot)"
-    regex=""
+    regex=""; finished=""  # tests finished in any boot so far
     for attempt in 1 2 3; do
       log=build/ctest-kvm-$attempt.log
       kvm_in_emulated_host "$log" "$regex"
       rc=$?
       if [ "$rc" != 2 ]; then count "$log"; break; fi
       # Stalled: count what finished, run the rest again.
-      finished=$(grep -Eo 'Test +#[0-9]+: [A-Za-z0-9_.]+ [.]* *(Passed|\*\*\*|Failed)' "$log" |
+      finished="$finished "$(grep -Eo 'Test +#[0-9]+: [A-Za-z0-9_.]+ [.]* *(Passed|\*\*\*|Failed)' "$log" |
                  sed -E 's/Test +#[0-9]+: ([A-Za-z0-9_.]+) .*/\1/')
       stalled=$(grep -Eo 'Start +[0-9]+: [A-Za-z0-9_.]+' "$log" | tail -n 1 | sed -E 's/Start +[0-9]+: //')
       echo "kvm: stalled in ${stalled:-?} (the emulated host's console, with its watchdog's task list, is above)"
