@@ -210,7 +210,8 @@ void draw_plot(const std::string& file, const std::map<std::string, FunctionResu
       << "plot '" << data.string() << "' using 2:xtic(1) title columnheader, '' using 3 title columnheader, "
       << "'' using 4 title columnheader, '' using 5 title columnheader\n";
   }
-  std::string cmd = "gnuplot '" + script.string() + "'";
+  // Fontconfig wants a writable cache; inside the emulated KVM host the home directory is read-only.
+  std::string cmd = "XDG_CACHE_HOME='" + fs::absolute(work).string() + "' gnuplot '" + script.string() + "'";
   if (std::system(cmd.c_str()) != 0)
     throw Error("--plot: gnuplot failed or is missing (apt-get install gnuplot-nox); data and script are in " +
                 work.string());
