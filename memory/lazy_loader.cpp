@@ -665,7 +665,10 @@ void LazyLoader::start_prefetch(std::vector<uint64_t> chunks, bool background) {
   impl_->background = background;
   unsigned n = std::max(1u, impl_->options.prefetch_threads);
   impl_->worker_count = n;
-  for (unsigned i = 0; i < n; ++i) impl_->prefetch_threads.emplace_back([this] { impl_->prefetch_main(); });
+  // The threads hold the Impl, never `impl_`: unique_ptr::reset nulls `impl_` before ~Impl joins
+  // them, and a thread scheduled late would read it then.
+  Impl* im = impl_.get();
+  for (unsigned i = 0; i < n; ++i) im->prefetch_threads.emplace_back([im] { im->prefetch_main(); });
 }
 
 void LazyLoader::wait_prefetch() {
