@@ -26,6 +26,12 @@ void reseed_kernel_crng(std::span<const std::byte> entropy) {
   if (::ioctl(fd.get(), RNDRESEEDCRNG) != 0) throw_errno("ioctl", "/dev/urandom RNDRESEEDCRNG");
 }
 
+void reseed_kernel_crng_now() {
+  UniqueFd fd(::open("/dev/urandom", O_RDWR | O_CLOEXEC));
+  if (!fd) throw_errno("open", "/dev/urandom");
+  if (::ioctl(fd.get(), RNDRESEEDCRNG) != 0) throw_errno("ioctl", "/dev/urandom RNDRESEEDCRNG");
+}
+
 void set_wall_clock(int64_t unix_ns) {
   timespec ts{};
   ts.tv_sec = unix_ns / 1'000'000'000;

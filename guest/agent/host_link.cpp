@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "base/error.h"
+#include "restore-hooks/guest_reseed.h"
 #include "runtime-api/channel_protocol.h"
 
 namespace thaw::agent {
@@ -94,10 +96,15 @@ std::vector<HostMessage> HostLink::read_available() {
   while (auto m = decoder_.next()) {
     if (m->type == MessageType::kBeforeCheckpoint) {
       ::sync();
-      // Draw from the kernel's CRNG at the last moment: a reseed the kernel has due happens
-      // now, before the snapshot, instead of in each clone from its own interrupt timing.
-      // Clones then all start from one CRNG state, which the host's entropy (restore hooks)
-      // must and does tell apart; without it (a debug option) they visibly repeat.
+      // Reseed the kernel's CRNG at the last moment, so that its next scheduled reseed (from
+      // interrupt timing, different in each clone) is seconds after any restore. Clones then
+      // all start from one CRNG state, which the host's entropy (restore hooks) must and does
+      // tell apart; without it (a debug option) they visibly repeat.
+      try {
+        hooks::reseed_kernel_crng_now();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "thaw-agent: %s\n", e.what());
+      }
       unsigned char discard[16];
       [[maybe_unused]] ssize_t drawn = ::getrandom(discard, sizeof discard, GRND_NONBLOCK);
       Message ack;
