@@ -13,9 +13,22 @@
 
 namespace thaw::hooks {
 
-void reseed_kernel_crng(std::span<const std::byte> entropy) {
+namespace {
+
+UniqueFd open_urandom() {
   UniqueFd fd(::open("/dev/urandom", O_RDWR | O_CLOEXEC));
   if (!fd) throw_errno("open", "/dev/urandom");
+  return fd;
+}
+
+void force_reseed(const UniqueFd& fd) {
+  if (::ioctl(fd.get(), RNDRESEEDCRNG) != 0) throw_errno("ioctl", "/dev/urandom RNDRESEEDCRNG");
+}
+
+}  // namespace
+
+void reseed_kernel_crng(std::span<const std::byte> entropy) {
+  UniqueFd fd = open_urandom();
   // struct rand_pool_info ends in a flexible array: build it in a byte buffer.
   std::vector<std::byte> buf(sizeof(rand_pool_info) + entropy.size());
   auto* info = reinterpret_cast<rand_pool_info*>(buf.data());
@@ -23,14 +36,10 @@ void reseed_kernel_crng(std::span<const std::byte> entropy) {
   info->buf_size = static_cast<int>(entropy.size());
   std::memcpy(buf.data() + sizeof(rand_pool_info), entropy.data(), entropy.size());
   if (::ioctl(fd.get(), RNDADDENTROPY, info) != 0) throw_errno("ioctl", "/dev/urandom RNDADDENTROPY");
-  if (::ioctl(fd.get(), RNDRESEEDCRNG) != 0) throw_errno("ioctl", "/dev/urandom RNDRESEEDCRNG");
+  force_reseed(fd);
 }
 
-void reseed_kernel_crng_now() {
-  UniqueFd fd(::open("/dev/urandom", O_RDWR | O_CLOEXEC));
-  if (!fd) throw_errno("open", "/dev/urandom");
-  if (::ioctl(fd.get(), RNDRESEEDCRNG) != 0) throw_errno("ioctl", "/dev/urandom RNDRESEEDCRNG");
-}
+void reseed_kernel_crng_now() { force_reseed(open_urandom()); }
 
 void set_wall_clock(int64_t unix_ns) {
   timespec ts{};
