@@ -1,7 +1,8 @@
 // thaw bench boot [--json] [--reps N]: boot-to-init time of thaw's microVM and of QEMU's
 // (-enable-kvm -M microvm) on the same kernel, initramfs and command line, alternating runs on
 // the same KVM; prints medians and their ratio. Boot-to-init = from the start of VM creation
-// (thaw) or of the QEMU process to the init's marker on the serial console.
+// (thaw) or of the QEMU process to the init's marker on the serial console. By default the
+// newest /boot/vmlinuz-* and the build's test initramfs (next to the thaw binary).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +22,7 @@
 #include "base/unique_fd.h"
 #include "cli/commands.h"
 #include "engine/vmm/vm.h"
+#include "guest/image/guest_files.h"
 
 namespace thaw::cli {
 namespace {
@@ -106,8 +109,33 @@ double boot_qemu(const BenchBootOptions& o) {
   return ms;
 }
 
-int run_bench_boot(BenchBootOptions o) {
+// The build's test initramfs: its init prints the marker, then powers off (thaw.test=poweroff).
+std::filesystem::path default_initrd() { return exe_dir() / "test-initramfs.cpio.gz"; }
+
+std::string default_kernel() {
+  try {
+    return image::newest_kernel();
+  } catch (const Error&) {
+    return "";  // check_inputs says what to do
+  }
+}
+
+// Before the command moves into the emulated KVM host, so a missing file is said at once.
+void check_inputs(const BenchBootOptions& o) {
   if (o.reps == 0) throw Error("bench boot: --reps must be at least 1");
+  if (o.kernel.empty())
+    throw Error("bench boot: no kernel: /boot has no vmlinuz-*; pass --kernel BZIMAGE, or install one "
+                "(apt-get install linux-image-amd64)");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(o.initrd, ec)) {
+    if (o.initrd != default_initrd().string()) throw Error("bench boot: --initrd " + o.initrd + ": no such file");
+    throw Error("bench boot: no initramfs: " + o.initrd + " is missing; build it with `cmake --build " +
+                exe_dir().string() + " --target thaw_test_initramfs` (needs /bin/busybox: apt-get install "
+                "busybox-static), or pass --initrd FILE");
+  }
+}
+
+int run_bench_boot(BenchBootOptions o) {
   std::vector<double> thaw_ms, qemu_ms;
   for (unsigned i = 0; i < o.reps; ++i) {  // alternate, so drift hits both alike
     thaw_ms.push_back(boot_thaw(o));
@@ -140,8 +168,16 @@ Command add_bench_boot_command(CLI::App& app) {
   auto* sub = bench->add_subcommand("boot", "boot-to-init time: thaw vs QEMU microvm on the same KVM");
   auto o = std::make_shared<BenchBootOptions>();
   o->cmdline = std::string(vmm::kDefaultCmdline) + " thaw.test=poweroff";
-  sub->add_option("--kernel", o->kernel, "bzImage")->required();
-  sub->add_option("--initrd", o->initrd, "initramfs whose init prints the marker first (guest/build-test-initramfs.sh)")->required();
+  o->kernel = default_kernel();
+  o->initrd = default_initrd().string();
+  sub->add_option("--kernel", o->kernel,
+                  o->kernel.empty() ? "bzImage (default: the newest /boot/vmlinuz-*; there is none)"
+                                    : "bzImage (default: the newest /boot/vmlinuz-*)")
+      ->capture_default_str();
+  sub->add_option("--initrd", o->initrd,
+                  "initramfs whose init prints the marker first (default: the build's test initramfs, "
+                  "target thaw_test_initramfs)")
+      ->capture_default_str();
   sub->add_option("--cmdline", o->cmdline, "kernel command line (both VMMs)")->capture_default_str();
   sub->add_option("--marker", o->marker, "text the init prints on the serial console")->capture_default_str();
   sub->add_option("--mem", o->mem_mib, "guest memory in MiB")->capture_default_str();
@@ -149,7 +185,7 @@ Command add_bench_boot_command(CLI::App& app) {
   sub->add_option("--qemu", o->qemu, "QEMU binary")->capture_default_str();
   sub->add_option("--timeout", o->timeout_s, "seconds allowed per boot")->capture_default_str();
   sub->add_flag("--json", o->json, "print one JSON object (thaw_boot_ms, qemu_boot_ms, ratio, runs)");
-  return {sub, true, [o] { return run_bench_boot(*o); }};
+  return {sub, true, [o] { return run_bench_boot(*o); }, [o] { check_inputs(*o); }};
 }
 
 }  // namespace thaw::cli

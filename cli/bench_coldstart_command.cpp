@@ -3,8 +3,7 @@
 // invoke), restore without prefetch, restore with the working set prefetched, and a warm
 // invocation, each timed to the end of the first response; plus the restore time of one
 // function at several guest memory sizes. Medians of --reps runs, with min and max.
-#include <unistd.h>
-
+// The default images (build/test-images/) are built first where missing, natively.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "engine/sandbox.h"
 #include "guest/image/function_config.h"
+#include "guest/image/image_builder.h"
 
 namespace thaw::cli {
 namespace {
@@ -58,14 +59,6 @@ struct FunctionResult {
   Series cold, restore, restore_prefetch, warm, first_invoke_duration, warm_duration;
 };
 
-fs::path exe_dir() {
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n < 0) throw_errno("readlink", "/proc/self/exe");
-  exe[n] = 0;
-  return fs::path(exe).parent_path();
-}
-
 engine::SandboxOptions quiet_options() {
   engine::SandboxOptions o;
   o.boot_allowance = std::chrono::seconds(300);
@@ -84,6 +77,54 @@ engine::InvokeResult invoke_ok(engine::Sandbox& s) {
 }
 
 void progress(const std::string& what) { std::fprintf(stderr, "bench coldstart: %s\n", what.c_str()); }
+
+// A default image, built as scripts/build-test-images.sh builds it (same flags, same image id).
+struct TestImage {
+  const char* name;  // examples/functions/<name>, build/test-images/<name>
+  unsigned init_timeout_s;
+  unsigned memory_mb;  // 0: the runtime's default
+};
+constexpr TestImage kHelloImage{"python-hello", 60, 0};
+constexpr TestImage kHeavyImage{"python-heavy-init", 120, 512};
+
+void build_test_image(const TestImage& t, const std::string& out) {
+  using image::FunctionConfig;
+  image::ImageBuildOptions o;
+  o.function.runtime = image::Runtime::kPython311;
+  o.function.handler = std::string(FunctionConfig::default_handler(o.function.runtime));
+  o.function.memory_mb = t.memory_mb ? t.memory_mb : FunctionConfig::default_memory_mb(o.function.runtime);
+  o.function.timeout_s = FunctionConfig::kDefaultTimeoutS;
+  o.function.init_timeout_s = t.init_timeout_s;
+  o.code_dir = std::string(THAW_EXAMPLES_DIR) + "/" + t.name;
+  o.out_dir = out;
+  o.agent_path = THAW_GUEST_AGENT_PATH;
+  o.runtimes_dir = THAW_GUEST_RUNTIMES_DIR;
+  progress("building the missing image " + out + " from " + o.code_dir);
+  try {
+    auto r = image::build_image(o, [](std::string_view line) { spdlog::debug("image: {}", line); });
+    for (const auto& w : r.warnings) progress("image " + out + ": warning: " + w);
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1f s", r.seconds);
+    progress("built " + out + " in " + took);
+  } catch (const Error& e) {
+    throw Error("bench coldstart: cannot build its image " + out + ": " + e.what() +
+                " (scripts/build-test-images.sh " + exe_dir().string() + " builds it too)");
+  }
+}
+
+// `image` unless it is a thaw image: the default is built then, a path given is an error.
+void ensure_image(const TestImage& t, const std::string& image, const CLI::Option& option) {
+  try {
+    image::ImageConfig::load(image);
+    return;
+  } catch (const Error& e) {
+    if (option.count() > 0)
+      throw Error("bench coldstart: " + option.get_name() + " " + image + ": " + e.what() +
+                  "; build it with `thaw image build`, or leave " + option.get_name() + " out to use " +
+                  "(and build) the default " + t.name);
+  }
+  build_test_image(t, image);
+}
 
 fs::path take_snapshot(const std::string& image, const fs::path& dir) {
   fs::remove_all(dir);
@@ -277,8 +318,10 @@ Command add_bench_coldstart_command(CLI::App& app) {
   o->hello = (build / "test-images" / "python-hello").string();
   o->heavy = (build / "test-images" / "python-heavy-init").string();
   o->work = (build / "bench-coldstart").string();
-  sub->add_option("--hello", o->hello, "image of the hello-world function")->capture_default_str();
-  sub->add_option("--heavy", o->heavy, "image of the heavy-init function")->capture_default_str();
+  auto* hello = sub->add_option("--hello", o->hello, "image of the hello-world function (default: built if missing)")
+                    ->capture_default_str();
+  auto* heavy = sub->add_option("--heavy", o->heavy, "image of the heavy-init function (default: built if missing)")
+                    ->capture_default_str();
   sub->add_option("--work", o->work, "directory for snapshots and image variants")->capture_default_str();
   sub->add_option("--memory", o->memory_mib, "guest memory sizes (MiB) for the restore-by-memory sweep")
       ->capture_default_str()
@@ -286,7 +329,13 @@ Command add_bench_coldstart_command(CLI::App& app) {
   sub->add_option("--reps", o->reps, "repetitions of each measurement")->capture_default_str()->check(CLI::Range(1, 100));
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->add_option("--plot", o->plot, "also draw a chart to this PNG file (needs gnuplot)");
-  return {sub, true, [o] { return run_bench_coldstart(*o); }};
+  // Images are built before the command moves into the emulated KVM host, where reading the
+  // Python stdlib over 9p is slow.
+  auto prepare = [o, hello, heavy] {
+    ensure_image(kHelloImage, o->hello, *hello);
+    ensure_image(kHeavyImage, o->heavy, *heavy);
+  };
+  return {sub, true, [o] { return run_bench_coldstart(*o); }, prepare};
 }
 
 }  // namespace thaw::cli

@@ -3,6 +3,7 @@
 // main.cpp owns the global options and decides where a KVM command runs.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -10,12 +11,19 @@
 namespace thaw::cli {
 
 // A registered subcommand: its parser, whether it needs /dev/kvm, and what it runs.
-// run() returns the process exit status.
+// run() returns the process exit status. prepare(), where set, runs first and on this machine,
+// before a KVM command moves into the emulated KVM host (for work that is slow there); it runs
+// again inside, so it must do nothing when there is nothing left to do.
 struct Command {
   CLI::App* app = nullptr;
   bool needs_kvm = false;
   std::function<int()> run;
+  std::function<void()> prepare = {};
 };
+
+// The directory of the running thaw: the build directory, which holds what some commands
+// default to (the test initramfs, the test images).
+inline std::filesystem::path exe_dir() { return std::filesystem::read_symlink("/proc/self/exe").parent_path(); }
 
 // `thaw bench`, the parent of the benchmark subcommands: created by whichever asks first.
 inline CLI::App* bench_group(CLI::App& app) {

@@ -3,11 +3,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <string>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "base/error.h"
@@ -15,6 +18,29 @@
 namespace thaw::cli {
 namespace {
 bool have_dev_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+
+// What in a command line may name a file: "--opt=VALUE", "@FILE" (invoke --payload) and every
+// other word that is not an option, kept when it has a '/' or exists here. Passed to kvmhost as
+// --see, which exports what the emulated host would not see (its /tmp is its own) and fails
+// before it starts if that cannot be done. A word that only looks like a path costs nothing.
+std::vector<std::string> path_arguments(const std::vector<std::string>& words) {
+  std::vector<std::string> paths;
+  for (std::string_view w : words) {
+    if (w.starts_with("--")) {
+      auto eq = w.find('=');
+      if (eq == std::string_view::npos) continue;
+      w.remove_prefix(eq + 1);
+    } else if (w.starts_with("-")) {
+      continue;
+    }
+    if (w.starts_with("@")) w.remove_prefix(1);
+    if (w.empty()) continue;
+    std::error_code ec;
+    if (w.find('/') != std::string_view::npos || std::filesystem::exists(std::filesystem::symlink_status(w, ec)))
+      paths.emplace_back(w);
+  }
+  return paths;
+}
 }  // namespace
 
 const char* kvmhost_tool() {
@@ -34,13 +60,11 @@ KvmPlace resolve_kvm_mode(std::string_view mode) {
 }
 
 int rerun_in_emulated_host(int argc, char** argv) {
-  std::vector<std::string> args{kvmhost_tool(), "--"};
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n < 0) throw_errno("readlink", "/proc/self/exe");
   exe[n] = 0;
-  args.emplace_back(exe);
-  args.emplace_back("--kvm=host");
+  std::vector<std::string> words;  // this command line without --kvm
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--kvm") {
@@ -48,8 +72,18 @@ int rerun_in_emulated_host(int argc, char** argv) {
       continue;
     }
     if (a.rfind("--kvm=", 0) == 0) continue;
-    args.push_back(a);
+    words.push_back(a);
   }
+  // thaw itself too: its build directory holds what some commands default to.
+  std::vector<std::string> args{kvmhost_tool(), "--see", exe};
+  for (auto& p : path_arguments(words)) {
+    args.emplace_back("--see");
+    args.push_back(std::move(p));
+  }
+  args.emplace_back("--");
+  args.emplace_back(exe);
+  args.emplace_back("--kvm=host");
+  args.insert(args.end(), words.begin(), words.end());
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);

@@ -12,6 +12,8 @@ enum class KvmPlace { kHost, kEmulated };
 KvmPlace resolve_kvm_mode(std::string_view mode);
 
 // Runs this same command line (with --kvm host) inside the emulated KVM host; returns its exit status.
+// The paths it names are the same there (kvmhost --see exports those under /tmp and the like), or
+// kvmhost says which cannot be and exits 125 before the emulated host starts.
 int rerun_in_emulated_host(int argc, char** argv);
 
 // Path of the kvmhost tool: $THAW_KVMHOST, else the copy in the source tree thaw was built from.

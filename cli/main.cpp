@@ -47,10 +47,9 @@ int main(int argc, char** argv) {
     thaw::init_logging(log_level);
     for (auto& c : commands) {
       if (!c.app->parsed()) continue;
-      if (c.needs_kvm) {
-        auto where = thaw::cli::resolve_kvm_mode(kvm);
-        if (where == thaw::cli::KvmPlace::kEmulated) return thaw::cli::rerun_in_emulated_host(argc, argv);
-      }
+      auto where = c.needs_kvm ? thaw::cli::resolve_kvm_mode(kvm) : thaw::cli::KvmPlace::kHost;
+      if (c.prepare) c.prepare();
+      if (where == thaw::cli::KvmPlace::kEmulated) return thaw::cli::rerun_in_emulated_host(argc, argv);
       return c.run();
     }
   } catch (const std::exception& e) {

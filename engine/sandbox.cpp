@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <utility>
 
 #include "engine/sandbox_internal.h"
 #include "engine/vmm/vm.h"
@@ -177,7 +178,21 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
   InvokeResult r;
   r.report.request_id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
   r.report.memory_size_mb = image_.function.memory_mb;
-  bool first = first_invoke_;
+  if (!alive_) {
+    r.status = InvokeResult::Status::kSandboxError;
+    r.error_type = "Sandbox.Unavailable";
+    r.body = error_json(r.error_type, "the sandbox was discarded");
+    return r;
+  }
+  // Refused before it reaches the guest: it is not the sandbox's first invocation (which
+  // reports the start and ends working-set recording), the next one is.
+  if (request.payload.size() > 6 * 1024 * 1024) {
+    r.status = InvokeResult::Status::kFunctionError;
+    r.error_type = "RequestEntityTooLargeException";
+    r.body = error_json(r.error_type, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
+    return r;
+  }
+  bool first = std::exchange(first_invoke_, false);
   if (first && loader_) {
     r.report.start.kind = StartInfo::Kind::kRestored;
     r.report.start.restore_ms = restore_ms_;
@@ -185,19 +200,6 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
   } else if (first) {
     r.report.start.kind = StartInfo::Kind::kCold;
     r.report.start.init_ms = init_ms_;
-  }
-  first_invoke_ = false;
-  if (!alive_) {
-    r.status = InvokeResult::Status::kSandboxError;
-    r.error_type = "Sandbox.Unavailable";
-    r.body = error_json(r.error_type, "the sandbox was discarded");
-    return r;
-  }
-  if (request.payload.size() > 6 * 1024 * 1024) {
-    r.status = InvokeResult::Status::kFunctionError;
-    r.error_type = "RequestEntityTooLargeException";
-    r.body = error_json(r.error_type, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
-    return r;
   }
   const auto& id = r.report.request_id;
   if (options_.log) options_.log(start_line(id));

@@ -68,6 +68,11 @@ struct SandboxOptions {
   hooks::HostHookOptions hooks;  // hooks.skip_entropy is a debug option (see host_hooks.h)
   // Restore plus the runtime's after-restore hooks (Lambda gives them 10 s).
   std::chrono::milliseconds restore_budget{10'000};
+  // SnapStart checkpoints: the guest waits until it has been up this long before it is paused.
+  // The kernel reseeds its CRNG by itself no sooner than its uptime at the checkpoint has
+  // passed again (see guest/agent/host_link.cpp), so a checkpoint at an uptime over the
+  // restore budget makes the uniqueness controls exact. 0 (the default): no wait.
+  std::chrono::milliseconds checkpoint_min_uptime{0};
 };
 
 // What Sandbox::checkpoint wrote.
@@ -131,6 +136,13 @@ class Sandbox {
   // restore hooks (the agent reads them before the runtime runs). Clones of one snapshot must
   // all differ here; with hooks.skip_entropy they repeat the snapshot's.
   const std::string& kernel_random_after_restore() const { return kernel_random_; }
+  // Restored sandboxes: the guest kernel reported that it reseeded its CRNG because the VM
+  // Generation ID changed ("crng reseeded due to virtual machine fork"), before that probe.
+  bool kernel_reseeded_by_vmgenid() const { return kernel_reseeded_by_vmgenid_; }
+  // Restored sandboxes: guest time from the checkpoint's forced reseed to that probe, and the
+  // guest's uptime at the checkpoint (the probe is exact while the first is below the second).
+  double guest_ms_checkpoint_to_probe() const { return probe_uptime_ms_ - checkpoint_uptime_ms_; }
+  double guest_uptime_ms_at_checkpoint() const { return checkpoint_uptime_ms_; }
   // Restored sandboxes: lazy memory statistics so far.
   std::optional<memory::RestoreStats> memory_stats() const;
 
@@ -157,6 +169,8 @@ class Sandbox {
   bool recording_working_set_ = false;
   double restore_ms_ = 0, restore_hooks_ms_ = 0;
   std::string kernel_random_;
+  bool kernel_reseeded_by_vmgenid_ = false;
+  double checkpoint_uptime_ms_ = 0, probe_uptime_ms_ = 0;
   bool at_checkpoint_ = false;
   std::unique_ptr<vmm::Vm> vm_;
   bool alive_ = false;

@@ -39,12 +39,7 @@ std::vector<uint64_t> ring_chunks(const vmm::MachineState& state, const snapshot
           chunks.push_back((r.first_page + (a - r.guest_addr) / pages.page_size()) / pages.pages_per_chunk());
     }
   };
-  for (const auto& q : state.devices.console.queues) {
-    if (!q.ready) continue;
-    add(q.desc_addr, 16ull * q.size);
-    add(q.avail_addr, 6 + 2ull * q.size);
-    add(q.used_addr, 6 + 8ull * q.size);
-  }
+  for (auto [gpa, len] : vmm::Vm::memory_devices_read_at_resume(state)) add(gpa, len);
   std::sort(chunks.begin(), chunks.end());
   chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
   return chunks;
@@ -59,8 +54,8 @@ SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::str
   SnapshotInfo info;
   info.init_ms = init_ms_;
   auto t0 = Clock::now();
-  send(MessageType::kBeforeCheckpoint, nlohmann::json::object());
-  auto ack = wait_message(t0 + options_.boot_allowance);
+  send(MessageType::kBeforeCheckpoint, {{"min_uptime_ms", options_.checkpoint_min_uptime.count()}});
+  auto ack = wait_message(t0 + options_.boot_allowance + options_.checkpoint_min_uptime);
   if (!ack || ack->type != MessageType::kBeforeCheckpointAck) {
     std::string why = ack ? "the agent answered the checkpoint with " + std::string(channel::message_type_name(ack->type))
                           : "the agent did not acknowledge the checkpoint";
@@ -145,12 +140,23 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
     vm_ = std::move(vm);
   }
   vm_->channel().set_receiver([this](std::span<const uint8_t> b) { on_channel_bytes(b); });
+  // The new generation id and its interrupt go in before the vCPUs run: the guest kernel's
+  // reseed is the first thing it does once resumed.
+  auto ctx = hooks::make_after_restore_context(options_.hooks);
+  bool vmgenid = ctx.vm_generation_id.size() == vmm::kVmGenIdSize;
+  if (vmgenid) {
+    vmm::VmGenerationId id;
+    std::copy(ctx.vm_generation_id.begin(), ctx.vm_generation_id.end(), id.begin());
+    vm_->vmgenid().change(id);
+  }
   vm_->start();
   alive_ = true;
 
-  auto ctx = hooks::make_after_restore_context(options_.hooks);
   send(MessageType::kAfterRestore,
-       {{"clock_ns", ctx.wall_clock_ns}, {"sandbox_id", ctx.sandbox_id}, {"log_stream_name", ctx.log_stream_name}},
+       {{"clock_ns", ctx.wall_clock_ns},
+        {"sandbox_id", ctx.sandbox_id},
+        {"log_stream_name", ctx.log_stream_name},
+        {"vmgenid_changed", vmgenid}},
        std::string(reinterpret_cast<const char*>(ctx.entropy.data()), ctx.entropy.size()));
   auto m = wait_message(t0 + options_.restore_budget);
   if (!m || m->type != MessageType::kRestoreDone) {
@@ -179,7 +185,17 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
   restore_ms_ = ms_since(t0);
   restore_hooks_ms_ = m->meta.value("hooks_ms", 0.0);
   kernel_random_ = str(m->meta, "kernel_random");
-  spdlog::debug("restored {} in {:.1f} ms (hooks {:.1f} ms)", snapshot_dir, restore_ms_, restore_hooks_ms_);
+  kernel_reseeded_by_vmgenid_ = m->meta.value("vmgenid_reseeded", false);
+  checkpoint_uptime_ms_ = m->meta.value("checkpoint_uptime_ms", 0.0);
+  probe_uptime_ms_ = m->meta.value("probe_uptime_ms", 0.0);
+  if (vmgenid && !kernel_reseeded_by_vmgenid_)
+    spdlog::warn("restore of {}: the guest kernel did not report a reseed on the VM Generation ID change (its "
+                 "vmgenid driver is missing?); only the host's entropy tells this clone apart",
+                 snapshot_dir);
+  spdlog::debug("restored {} in {:.1f} ms (hooks {:.1f} ms; guest: checkpoint at {:.0f} ms of uptime, probe {:.0f} ms "
+                "later, VMGenID reseed {})",
+                snapshot_dir, restore_ms_, restore_hooks_ms_, checkpoint_uptime_ms_, guest_ms_checkpoint_to_probe(),
+                kernel_reseeded_by_vmgenid_ ? "seen" : "not seen");
 }
 
 void Sandbox::finish_first_invocation() {

@@ -1,5 +1,6 @@
 #include "memory/lazy_loader.h"
 
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -81,6 +82,7 @@ struct LazyLoader::Impl {
   void handle_remove(uint64_t start, uint64_t end);
   void handle_faults(std::vector<uint64_t>& fault_addrs, IoUringReader& ring, Clock::time_point t_read);
   void fail_pages(uint64_t chunk, std::span<const uint64_t> pages, const std::string& cause);
+  void fail_everything(const std::string& cause);
   void zero_pages(std::span<const uint64_t> pages);
 
   // Installs pages [first, end) from `data` (their decoded bytes; nullptr: all zero). With
@@ -127,6 +129,9 @@ struct LazyLoader::Impl {
   std::atomic<bool> recording;
 
   UniqueFd stop_event;
+  // The fault thread polls and reads this duplicate of the userfaultfd; the ioctls go through
+  // `uffd`. Should reading it ever fail, the ioctls still work to release every waiter.
+  UniqueFd fault_fd;
   std::atomic<bool> stopping{false};
   std::thread fault_thread;
   std::vector<std::thread> prefetch_threads;
@@ -186,6 +191,8 @@ LazyLoader::Impl::Impl(const GuestMemory& memory, const PageSource& src, std::sp
   stop_event = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_event) throw_errno("eventfd", "lazy loader stop");
   for (auto& s : segments) uffd.register_missing(s.host, s.page_count * kPageSize);
+  fault_fd = UniqueFd(::fcntl(uffd.fd(), F_DUPFD_CLOEXEC, 0));
+  if (!fault_fd) throw_errno("fcntl", "F_DUPFD_CLOEXEC of the userfaultfd");
   fault_thread = std::thread([this] { fault_loop(); });
 }
 
@@ -313,20 +320,21 @@ void LazyLoader::Impl::fault_loop() {
   std::vector<uffd_msg> msgs(64);
   std::vector<uint64_t> faults;
   for (;;) {
-    pollfd fds[2] = {{uffd.fd(), POLLIN, 0}, {stop_event.get(), POLLIN, 0}};
+    pollfd fds[2] = {{fault_fd.get(), POLLIN, 0}, {stop_event.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("lazy loader: poll: {}", std::strerror(errno));
-      return;
+      return fail_everything(std::string("poll(userfaultfd): ") + std::strerror(errno));
     }
     if (fds[1].revents) return;
-    ssize_t n = ::read(uffd.fd(), msgs.data(), msgs.size() * sizeof(uffd_msg));
+    if (fds[0].revents & (POLLERR | POLLNVAL)) return fail_everything("the userfaultfd is broken (poll)");
+    ssize_t n = ::read(fault_fd.get(), msgs.data(), msgs.size() * sizeof(uffd_msg));
     Clock::time_point t_read = Clock::now();
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
-      spdlog::error("lazy loader: read(userfaultfd): {}", std::strerror(errno));
-      return;
+      return fail_everything(std::string("read(userfaultfd): ") + std::strerror(errno));
     }
+    if (n == 0 || n % sizeof(uffd_msg) != 0)
+      return fail_everything("read(userfaultfd) returned " + std::to_string(n) + " bytes, not whole messages");
     faults.clear();
     for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); ++i) {
       const uffd_msg& m = msgs[i];
@@ -399,6 +407,43 @@ void LazyLoader::Impl::fail_pages(uint64_t chunk, std::span<const uint64_t> page
       spdlog::error("lazy loader: mprotect of failed page: {}", std::strerror(errno));
     }
     uffd.wake(h, kPageSize);
+  }
+}
+
+// The fault thread can no longer learn of faults: no access to a page still missing may hang or
+// see made-up data. The owner hears why first; then every such page becomes what a failed page
+// becomes (zeros for kZeroFill, else poisoned or PROT_NONE), and every waiter is woken.
+void LazyLoader::Impl::fail_everything(const std::string& cause) {
+  spdlog::error("lazy loader: {}; failing every page not loaded yet", cause);
+  stopping = true;
+  if (options.on_failure) {
+    try {
+      options.on_failure({nullptr, 0, kAllChunks, cause});
+    } catch (const std::exception& e) {
+      spdlog::error("lazy loader: failure callback threw: {}", e.what());
+    }
+  }
+  for (const Segment& seg : segments) {
+    for (uint64_t p = seg.first_page, end = seg.first_page + seg.page_count; p < end;) {
+      if (installed.test(p)) {
+        ++p;
+        continue;
+      }
+      uint64_t q = p + 1;
+      while (q < end && !installed.test(q)) ++q;
+      std::byte* host = seg.host + (p - seg.first_page) * kPageSize;
+      size_t len = (q - p) * kPageSize;
+      counters.failed_pages += q - p;
+      bool done = false;
+      if (options.failed_pages == LazyLoaderOptions::FailedPages::kZeroFill)
+        done = install_run(Fill::zero, host, nullptr, p, q - p, false) == Installed::all;
+      else if (uffd.has_poison())
+        done = uffd.poison(host, len, false).error == 0;
+      if (!done && ::mprotect(host, len, PROT_NONE) < 0)
+        spdlog::error("lazy loader: mprotect of pages that cannot be loaded: {}", std::strerror(errno));
+      p = q;
+    }
+    uffd.wake(seg.host, seg.page_count * kPageSize);
   }
 }
 
@@ -711,6 +756,7 @@ std::vector<uint64_t> LazyLoader::working_set() const {
 }
 
 bool LazyLoader::uses_poison() const { return impl_->uffd.has_poison(); }
+int LazyLoader::fault_fd_for_testing() const { return impl_->fault_fd.get(); }
 
 RestoreStats LazyLoader::stats() const {
   const Counters& c = impl_->counters;

@@ -16,7 +16,9 @@
 // Failure: if a chunk cannot be read or decoded, the owner's FailureCallback is called and the
 // faulting thread gets SIGBUS through UFFDIO_POISON. Kernels without UFFDIO_POISON (< 6.6) get
 // the page mprotect(PROT_NONE)ed and woken instead: the thread gets SIGSEGV (KVM: EFAULT); either
-// way nothing wrong is installed and nobody hangs.
+// way nothing wrong is installed and nobody hangs. Should the fault thread be unable to read
+// its userfaultfd (poll or read fails), the owner is told (chunk kAllChunks) and every page not
+// loaded yet fails at once, the same way, so no access waits for a fault nobody will serve.
 //
 // Working set: with record_working_set, chunks are recorded in first-touch (first-fault) order
 // until stop_recording(). A later restore passes that list to start_prefetch(): it is streamed
@@ -97,6 +99,9 @@ class LazyLoader {
   RestoreStats stats() const;
   // UFFDIO_POISON is used for failed pages (else PROT_NONE, see above).
   bool uses_poison() const;
+  // The descriptor the fault thread polls and reads (a duplicate of the userfaultfd), for
+  // tests that break it under the loader.
+  int fault_fd_for_testing() const;
 
  private:
   struct Impl;

@@ -9,10 +9,14 @@
 
 namespace thaw::memory {
 
+// LoadFailure::chunk when the loader itself failed (it can no longer read its userfaultfd):
+// every page not loaded yet has failed, host_address is null.
+inline constexpr uint64_t kAllChunks = ~uint64_t{0};
+
 struct LoadFailure {
   std::byte* host_address = nullptr;  // the faulting page (or first page of the chunk)
   uint64_t guest_addr = 0;            // the same page as a guest-physical address
-  uint64_t chunk = 0;                 // page-source chunk that failed
+  uint64_t chunk = 0;                 // page-source chunk that failed, or kAllChunks
   std::string cause;                  // the error's message
 };
 

@@ -58,6 +58,10 @@ AfterRestoreContext make_after_restore_context(const HostHookOptions& options) {
     c.entropy.resize(options.entropy_bytes);
     fill_random(c.entropy);
   }
+  if (!options.skip_vm_generation_id) {
+    c.vm_generation_id.resize(16);
+    fill_random(c.vm_generation_id);
+  }
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   c.wall_clock_ns = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;

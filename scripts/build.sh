@@ -8,5 +8,5 @@ targets=(); args=()
 while [ $# -gt 0 ]; do
   case "$1" in --target) targets+=(--target "$2"); shift 2;; *) args+=("$1"); shift;; esac
 done
-cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
+cmake -S . -B "$dir" -G Ninja -DTHAW_WERROR=ON "${args[@]}" >/dev/null
 cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"

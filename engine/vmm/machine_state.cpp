@@ -13,42 +13,19 @@ namespace {
 constexpr uint32_t kMagic = 0x4d534854;  // "THSM"
 constexpr const char* kWhat = "machine state";
 
-void put_serial(ByteWriter& w, const SerialState& s) {
-  w.put(s.ier), w.put(s.lcr), w.put(s.mcr), w.put(s.scr), w.put(s.dll), w.put(s.dlh);
-  w.put(uint8_t{s.fifo_enabled}), w.put(uint8_t{s.thre_interrupt_pending});
-  std::vector<uint8_t> rx(s.rx.begin(), s.rx.end());
-  w.put_vector<uint8_t>(rx);
+void put_device(ByteWriter& w, const DeviceSection& d) {
+  w.put_vector<char>(std::span<const char>(d.id.data(), d.id.size()));
+  w.put(d.version);
+  w.put_vector<std::byte>(d.bytes);
 }
 
-SerialState get_serial(ByteReader& r) {
-  SerialState s;
-  s.ier = r.get<uint8_t>("serial"), s.lcr = r.get<uint8_t>("serial"), s.mcr = r.get<uint8_t>("serial");
-  s.scr = r.get<uint8_t>("serial"), s.dll = r.get<uint8_t>("serial"), s.dlh = r.get<uint8_t>("serial");
-  s.fifo_enabled = r.get<uint8_t>("serial") != 0;
-  s.thre_interrupt_pending = r.get<uint8_t>("serial") != 0;
-  auto rx = r.get_vector<uint8_t>("serial input", 1 << 20);
-  s.rx.assign(rx.begin(), rx.end());
-  return s;
-}
-
-void put_virtio(ByteWriter& w, const VirtioMmioState& s) {
-  w.put(s.status), w.put(s.device_features_sel), w.put(s.driver_features_sel), w.put(s.driver_features);
-  w.put(s.queue_sel), w.put(s.interrupt_status), w.put(s.config_generation), w.put(uint8_t{s.broken});
-  w.put_vector<QueueState>(s.queues);
-}
-
-VirtioMmioState get_virtio(ByteReader& r) {
-  VirtioMmioState s;
-  s.status = r.get<uint32_t>("virtio status");
-  s.device_features_sel = r.get<uint32_t>("virtio features");
-  s.driver_features_sel = r.get<uint32_t>("virtio features");
-  s.driver_features = r.get<uint64_t>("virtio features");
-  s.queue_sel = r.get<uint32_t>("virtio queue_sel");
-  s.interrupt_status = r.get<uint32_t>("virtio interrupt status");
-  s.config_generation = r.get<uint32_t>("virtio config generation");
-  s.broken = r.get<uint8_t>("virtio") != 0;
-  s.queues = r.get_vector<QueueState>("virtio queues", 64);
-  return s;
+DeviceSection get_device(ByteReader& r) {
+  DeviceSection d;
+  auto id = r.get_vector<char>("device id", 64);
+  d.id.assign(id.begin(), id.end());
+  d.version = r.get<uint32_t>("device section version");
+  d.bytes = r.get_vector<std::byte>("device section", 64 << 20);
+  return d;
 }
 
 void put_vcpu(ByteWriter& w, const VcpuState& v) {
@@ -96,9 +73,8 @@ std::vector<std::byte> encode_machine_state(const MachineState& s) {
   w.put(static_cast<uint32_t>(s.vcpus.size()));
   for (const auto& v : s.vcpus) put_vcpu(w, v);
   w.put(s.vm.pit), w.put(s.vm.clock), w.put(s.vm.pic_master), w.put(s.vm.pic_slave), w.put(s.vm.ioapic);
-  put_serial(w, s.devices.serial);
-  put_virtio(w, s.devices.console);
-  w.put_vector<uint8_t>(s.devices.console_pending);
+  w.put(static_cast<uint32_t>(s.devices.size()));
+  for (const auto& d : s.devices) put_device(w, d);
   return w.take();
 }
 
@@ -107,8 +83,10 @@ MachineState decode_machine_state(std::span<const std::byte> bytes) {
   if (r.get<uint32_t>("magic") != kMagic) throw Error("machine state: not a thaw machine state (bad magic)");
   auto version = r.get<uint32_t>("version");
   if (version != kMachineStateVersion)
-    throw Error("machine state: version " + std::to_string(version) + ", this thaw reads version " +
-                std::to_string(kMachineStateVersion) + " (take the snapshot again with this thaw)");
+    throw Error("machine state version " + std::to_string(version) + " is not the version " +
+                std::to_string(kMachineStateVersion) + " this thaw reads (" +
+                (version < kMachineStateVersion ? "the snapshot was taken by an older thaw" : "a newer thaw took it") +
+                "): take the snapshot again with this thaw");
   MachineState s;
   s.mem_bytes = r.get<uint64_t>("memory size");
   auto n = r.get<uint32_t>("vCPU count");
@@ -119,9 +97,13 @@ MachineState decode_machine_state(std::span<const std::byte> bytes) {
   s.vm.pic_master = r.get<kvm_irqchip>("pic");
   s.vm.pic_slave = r.get<kvm_irqchip>("pic");
   s.vm.ioapic = r.get<kvm_irqchip>("ioapic");
-  s.devices.serial = get_serial(r);
-  s.devices.console = get_virtio(r);
-  s.devices.console_pending = r.get_vector<uint8_t>("console pending bytes", 64 << 20);
+  auto devices = r.get<uint32_t>("device count");
+  if (devices > 64) throw Error("machine state: " + std::to_string(devices) + " device sections");
+  for (uint32_t i = 0; i < devices; ++i) {
+    DeviceSection d = get_device(r);
+    if (s.device(d.id)) throw Error("machine state: two sections for device \"" + d.id + "\"");
+    s.devices.push_back(std::move(d));
+  }
   if (!r.at_end()) throw Error("machine state: " + std::to_string(bytes.size() - r.offset()) + " trailing bytes");
   return s;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Everything besides guest memory that a paused microVM needs to run again: per-vCPU KVM state,
-// the VM-wide in-kernel devices (PIT, kvmclock, PICs, IOAPIC) and the VMM's own devices. Saved
+// the VM-wide in-kernel devices (PIT, kvmclock, PICs, IOAPIC) and one section per VMM device
+// (devices/snapshottable.h). Saved
 // by Vm::save_state() and handed to Vm's restoring constructor; encode/decode give it a
 // versioned byte form (the snapshot room stores those bytes in a checksummed state blob).
 #include <linux/kvm.h>
@@ -9,15 +10,16 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "engine/vmm/devices/serial.h"
-#include "engine/vmm/devices/virtio_mmio.h"
+#include "engine/vmm/devices/snapshottable.h"
 
 namespace thaw::vmm {
 
-// Bumped whenever the layout below changes; decode refuses any other version.
-inline constexpr uint32_t kMachineStateVersion = 1;
+// Bumped whenever the layout below changes; decode refuses any other version. (A device's own
+// layout has its section's version instead.) 2: devices as sections, the VMGenID device.
+inline constexpr uint32_t kMachineStateVersion = 2;
 
 struct VcpuState {
   kvm_mp_state mp_state{};
@@ -42,17 +44,17 @@ struct VmWideState {
   kvm_irqchip pic_master{}, pic_slave{}, ioapic{};
 };
 
-struct DeviceState {
-  SerialState serial;
-  VirtioMmioState console;
-  std::vector<uint8_t> console_pending;  // host->guest bytes not yet in guest buffers
-};
-
 struct MachineState {
   uint64_t mem_bytes = 0;
   std::vector<VcpuState> vcpus;
   VmWideState vm;
-  DeviceState devices;
+  std::vector<DeviceSection> devices;  // in the Vm's registration order; ids are unique
+  // The section of device `id`, or nullptr.
+  const DeviceSection* device(std::string_view id) const {
+    for (const auto& d : devices)
+      if (d.id == id) return &d;
+    return nullptr;
+  }
 };
 
 std::vector<std::byte> encode_machine_state(const MachineState& state);

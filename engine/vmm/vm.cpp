@@ -84,7 +84,7 @@ Vm::Vm(VmConfig config) : config_(std::move(config)) {
 
   // Guest memory contents.
   VirtioMmioSlot slots[] = {{layout::kVirtioMmioBase, static_cast<uint32_t>(layout::kVirtioMmioSize), layout::kFirstVirtioIrq}};
-  uint64_t rsdp = write_acpi_tables(view_, config_.vcpus, slots);
+  uint64_t rsdp = write_acpi_tables(view_, config_.vcpus, slots, VmGenIdSlot{layout::kVmGenId, layout::kGedGsi});
   write_mptable(view_, config_.vcpus);
   LinuxBootSpec spec{kernel, config_.kernel, initrd, config_.cmdline, mem_size, rsdp};
   BootEntry entry = load_linux(view_, spec);
@@ -134,9 +134,7 @@ Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& s
   for (const kvm_irqchip* chip : {&state.vm.pic_master, &state.vm.pic_slave, &state.vm.ioapic})
     kvm_ioctl(vm_fd_.get(), KVM_SET_IRQCHIP, chip, "KVM_SET_IRQCHIP");
 
-  serial_->restore_state(state.devices.serial);
-  console_dev_->restore_transport_state(state.devices.console);
-  console_dev_->restore_pending_bytes(state.devices.console_pending);
+  restore_devices(state.devices);
   for (auto& v : vcpus_) v->mark_clock_paused();
   install_kick_handler();
 }
@@ -183,6 +181,33 @@ void Vm::create_machine() {
   notify.len = 4;
   notify.fd = console_dev_->notify_fd();
   kvm_ioctl(vm_fd_.get(), KVM_IOEVENTFD, &notify, "KVM_IOEVENTFD", "virtio-console QueueNotify");
+  vmgenid_ = std::make_unique<VmGenId>(vm_fd_.get(), static_cast<uint32_t>(memory_->regions().size()),
+                                       layout::kVmGenId, layout::kGedGsi);
+
+  snapshottable_ = {serial_.get(), console_dev_.get(), vmgenid_.get()};
+}
+
+// Every registered device gets its own section; a section no device claims, or a device
+// without one, means the state is not this machine's.
+void Vm::restore_devices(const std::vector<DeviceSection>& sections) {
+  for (const DeviceSection& section : sections) {
+    auto it = std::find_if(snapshottable_.begin(), snapshottable_.end(),
+                           [&](Snapshottable* d) { return d->snapshot_id() == section.id; });
+    if (it == snapshottable_.end()) throw Error("machine state: a section for device \"" + section.id + "\", which this thaw does not have");
+  }
+  for (Snapshottable* device : snapshottable_) {
+    const DeviceSection* section = nullptr;
+    for (const auto& s : sections)
+      if (s.id == device->snapshot_id()) section = &s;
+    if (!section) throw Error("machine state: no section for device \"" + device->snapshot_id() + "\"");
+    device->restore_section(section->version, section->bytes);
+  }
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Vm::memory_devices_read_at_resume(const MachineState& state) {
+  const DeviceSection* console = state.device("virtio-console");
+  if (!console) return {};
+  return VirtioConsole::ring_ranges(console->bytes);
 }
 
 void Vm::pause() {
@@ -227,9 +252,8 @@ MachineState Vm::save_state() {
   s.vm.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
   for (kvm_irqchip* chip : {&s.vm.pic_master, &s.vm.pic_slave, &s.vm.ioapic})
     kvm_ioctl(vm_fd_.get(), KVM_GET_IRQCHIP, chip, "KVM_GET_IRQCHIP");
-  s.devices.serial = serial_->state();
-  s.devices.console = console_dev_->transport_state();
-  s.devices.console_pending = console_dev_->pending_bytes();
+  for (Snapshottable* device : snapshottable_)
+    s.devices.push_back({device->snapshot_id(), device->snapshot_version(), device->save_section()});
   return s;
 }
 

@@ -9,7 +9,8 @@
 // Snapshots: pause() parks every vCPU, save_state() then reads the machine's state; the
 // restoring constructor builds the same machine around guest memory the caller provides
 // (typically served lazily by a memory::LazyLoader) and puts that state back, so start()
-// resumes the guest where it was paused.
+// resumes the guest where it was paused. Devices with state are Snapshottable: each saves and
+// restores its own section, and Vm only keeps the list (create_machine registers them).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,7 +30,9 @@
 #include "engine/vmm/devices/bus_device.h"
 #include "engine/vmm/devices/i8042.h"
 #include "engine/vmm/devices/serial.h"
+#include "engine/vmm/devices/snapshottable.h"
 #include "engine/vmm/devices/virtio_console.h"
+#include "engine/vmm/devices/vmgenid.h"
 #include "engine/vmm/exit_reason.h"
 #include "engine/vmm/irq_line.h"
 #include "engine/vmm/kvm.h"
@@ -85,6 +88,12 @@ class Vm {
   // Ends the VM from any thread; the first reason given wins.
   void request_stop(ExitReason reason, std::string detail);
 
+  // The VM Generation ID device: a restorer calls vmgenid().change() before start().
+  VmGenId& vmgenid() { return *vmgenid_; }
+  // Guest memory ({address, length}) the VMM's own device threads read as soon as a machine
+  // restored from `state` runs (the console's rings), so a restorer can check it first.
+  static std::vector<std::pair<uint64_t, uint64_t>> memory_devices_read_at_resume(const MachineState& state);
+
   // The host<->guest channel (/dev/hvc0 in the guest).
   VirtioConsole& channel() { return *console_dev_; }
   // Terminal input to the guest's serial console.
@@ -98,6 +107,7 @@ class Vm {
 
  private:
   void create_machine();
+  void restore_devices(const std::vector<DeviceSection>& sections);
   void vcpu_loop(Vcpu& vcpu);
   void park(Vcpu& vcpu);
   void handle_io(kvm_run* run);
@@ -116,6 +126,8 @@ class Vm {
   std::unique_ptr<I8042> i8042_;
   std::unique_ptr<AcpiSleep> acpi_sleep_;
   std::unique_ptr<VirtioConsole> console_dev_;
+  std::unique_ptr<VmGenId> vmgenid_;
+  std::vector<Snapshottable*> snapshottable_;  // every device with state, in save order
   Bus pio_, mmio_;
 
   std::vector<std::thread> threads_;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 
 #include "base/error.h"
@@ -70,6 +72,7 @@ HostMessage to_host_message(Message& m) {
       a.wall_clock_ns = num(m.meta, "clock_ns");
       a.sandbox_id = str(m.meta, "sandbox_id");
       a.log_stream_name = str(m.meta, "log_stream_name");
+      if (auto it = m.meta.find("vmgenid_changed"); it != m.meta.end() && it->is_boolean()) a.vmgenid_changed = *it;
       return a;
     }
     case MessageType::kShutdown:
@@ -79,9 +82,36 @@ HostMessage to_host_message(Message& m) {
   }
 }
 
+double monotonic_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
 }  // namespace
 
-HostLink::HostLink(UniqueFd channel) : fd_(std::move(channel)) {}
+HostLink::HostLink(UniqueFd channel, KernelLog* kernel_log) : fd_(std::move(channel)), kernel_log_(kernel_log) {}
+
+// The guest's last moments before the host pauses it. The CRNG is reseeded now, so that every
+// clone starts from one CRNG state whose next scheduled reseed is as far off as the kernel
+// allows: Linux 6.1 reseeds on the first draw after max(1 s, uptime / 2) in its first two
+// minutes (60 s afterwards), so a clone cannot reseed on its own before its uptime is twice
+// the checkpoint's. A host that must rule that out for a restore of up to T (the uniqueness
+// controls) asks for min_uptime_ms > T and the checkpoint waits until then.
+void HostLink::prepare_checkpoint(int64_t min_uptime_ms) {
+  double wait = double(min_uptime_ms) - monotonic_ms();
+  if (wait > 0) std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(wait * 1000)));
+  ::sync();
+  try {
+    hooks::reseed_kernel_crng_now();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "thaw-agent: %s\n", e.what());
+  }
+  unsigned char discard[16];
+  [[maybe_unused]] ssize_t drawn = ::getrandom(discard, sizeof discard, GRND_NONBLOCK);
+  checkpoint_uptime_ms_ = monotonic_ms();
+  if (kernel_log_) kernel_log_->mark();
+}
 
 std::vector<HostMessage> HostLink::read_available() {
   char buf[1 << 16];
@@ -95,18 +125,7 @@ std::vector<HostMessage> HostLink::read_available() {
   std::vector<HostMessage> out;
   while (auto m = decoder_.next()) {
     if (m->type == MessageType::kBeforeCheckpoint) {
-      ::sync();
-      // Reseed the kernel's CRNG at the last moment, so that its next scheduled reseed (from
-      // interrupt timing, different in each clone) is seconds after any restore. Clones then
-      // all start from one CRNG state, which the host's entropy (restore hooks) must and does
-      // tell apart; without it (a debug option) they visibly repeat.
-      try {
-        hooks::reseed_kernel_crng_now();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "thaw-agent: %s\n", e.what());
-      }
-      unsigned char discard[16];
-      [[maybe_unused]] ssize_t drawn = ::getrandom(discard, sizeof discard, GRND_NONBLOCK);
+      prepare_checkpoint(num(m->meta, "min_uptime_ms"));
       Message ack;
       ack.type = MessageType::kBeforeCheckpointAck;
       ack.sequence = ++sequence_;
@@ -147,8 +166,14 @@ void HostLink::send_init_error(const std::string& error_type, const std::string&
 void HostLink::send_checkpoint_ready(double init_ms) {
   send(int(MessageType::kCheckpointReady), {{"init_ms", init_ms}}, {});
 }
-void HostLink::send_restore_done(double hooks_ms, const std::string& kernel_random) {
-  send(int(MessageType::kRestoreDone), {{"hooks_ms", hooks_ms}, {"kernel_random", kernel_random}}, {});
+void HostLink::send_restore_done(double hooks_ms, const RestoreProbe& probe) {
+  send(int(MessageType::kRestoreDone),
+       {{"hooks_ms", hooks_ms},
+        {"kernel_random", probe.kernel_random},
+        {"vmgenid_reseeded", probe.vmgenid_reseeded},
+        {"checkpoint_uptime_ms", probe.checkpoint_uptime_ms},
+        {"probe_uptime_ms", probe.probe_uptime_ms}},
+       {});
 }
 void HostLink::send_restore_error(const std::string& error_type, const std::string& body) {
   send(int(MessageType::kRestoreError), {{"error_type", error_type}}, body);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/unique_fd.h"
+#include "guest/agent/kernel_log.h"
 #include "runtime-api/channel_protocol.h"
 
 namespace thaw::agent {
@@ -43,6 +44,7 @@ struct Invoke {
 
 struct AfterRestore {
   std::string entropy;  // raw bytes; empty: do not reseed (debug)
+  bool vmgenid_changed = false;  // the host changed the VM Generation ID and raised its interrupt
   int64_t wall_clock_ns = 0;
   std::string sandbox_id;
   std::string log_stream_name;
@@ -52,9 +54,19 @@ struct Shutdown {};
 
 using HostMessage = std::variant<FunctionSetup, Invoke, AfterRestore, Shutdown>;
 
+// What the agent saw of the kernel's CRNG right after a restore (the host compares clones).
+struct RestoreProbe {
+  std::string kernel_random;       // hex of the first bytes the CRNG gave after the hooks
+  bool vmgenid_reseeded = false;   // the kernel logged its reseed on the generation id change
+  double checkpoint_uptime_ms = 0; // guest monotonic time of the checkpoint's forced reseed
+  double probe_uptime_ms = 0;      // and of the probe
+};
+
 class HostLink {
  public:
-  explicit HostLink(UniqueFd channel);
+  // `kernel_log` (may be null) is marked at each checkpoint, so that what the kernel logs after
+  // a restore can be told from what it logged before.
+  explicit HostLink(UniqueFd channel, KernelLog* kernel_log = nullptr);
   int fd() const { return fd_.get(); }
 
   // Reads what the channel has now and returns the complete messages. Throws thaw::Error on a
@@ -67,8 +79,8 @@ class HostLink {
   // The runtime reached restore/next: the host may snapshot now.
   void send_checkpoint_ready(double init_ms);
   // After-restore work is over (the runtime asked for its next invocation).
-  // kernel_random: hex of the first bytes the restored kernel's CRNG gave after the hooks.
-  void send_restore_done(double hooks_ms, const std::string& kernel_random);
+  void send_restore_done(double hooks_ms, const RestoreProbe& probe);
+  double checkpoint_uptime_ms() const { return checkpoint_uptime_ms_; }
   void send_restore_error(const std::string& error_type, const std::string& body);
   void send_response(const std::string& request_id, const std::string& body, uint64_t max_memory_bytes);
   void send_function_error(const std::string& request_id, const std::string& error_type, const std::string& body,
@@ -78,8 +90,11 @@ class HostLink {
 
  private:
   void write_all(const std::string& bytes);
+  void prepare_checkpoint(int64_t min_uptime_ms);
   void send(int type, nlohmann::json meta, std::string data);
   UniqueFd fd_;
+  KernelLog* kernel_log_ = nullptr;
+  double checkpoint_uptime_ms_ = 0;
   uint32_t sequence_ = 0;
   channel::Decoder decoder_;
 };

@@ -15,13 +15,16 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "base/error.h"
 #include "guest/agent/host_link.h"
+#include "guest/agent/kernel_log.h"
 #include "guest/agent/runtime_process.h"
 #include "guest/agent/system_setup.h"
 #include "restore-hooks/guest_reseed.h"
@@ -31,6 +34,8 @@ namespace thaw::agent {
 namespace {
 
 constexpr uint16_t kRuntimeApiPort = 9001;
+// What Linux's add_vmfork_randomness() logs once the VM Generation ID change has reseeded the CRNG.
+constexpr std::string_view kVmForkReseed = "crng reseeded due to virtual machine fork";
 
 double now_ms() {
   timespec ts{};
@@ -120,7 +125,10 @@ class LineRelay {
 
 class Agent {
  public:
-  Agent(HostLink& link, FunctionSetup setup) : link_(link), setup_(std::move(setup)) {}
+  // kernel_log: where the kernel announces its VMGenID reseed; null when this guest's kernel has
+  // no vmgenid driver bound (then nothing is waited for).
+  Agent(HostLink& link, KernelLog* kernel_log, FunctionSetup setup)
+      : link_(link), setup_(std::move(setup)), kernel_log_(kernel_log) {}
 
   int run() {
     sigset_t mask;
@@ -186,8 +194,17 @@ class Agent {
                                         max_memory_);
             }
           } else if (auto* ar = std::get_if<AfterRestore>(&m)) {
+            // The kernel's own layer first: with a changed generation id, its reseed is on its
+            // way (interrupt, ACPI notify, driver); the probe comes after it.
+            probe_ = {};
+            if (ar->vmgenid_changed && kernel_log_) {
+              probe_.vmgenid_reseeded = kernel_log_->wait_for(kVmForkReseed, std::chrono::seconds(5));
+              if (!probe_.vmgenid_reseeded) console("the kernel did not report its VMGenID reseed within 5 s");
+            }
             apply_after_restore(*ar);
-            kernel_random_ = kernel_random_probe();
+            probe_.kernel_random = kernel_random_probe();
+            probe_.checkpoint_uptime_ms = link_.checkpoint_uptime_ms();
+            probe_.probe_uptime_ms = now_ms();
             restore_release_ms_ = now_ms();
             api.complete_restore();
           }
@@ -215,7 +232,7 @@ class Agent {
         link_.send_checkpoint_ready(now_ms() - init_start_ms_);
         break;
       case Kind::kRestoreDone:
-        link_.send_restore_done(now_ms() - restore_release_ms_, kernel_random_);
+        link_.send_restore_done(now_ms() - restore_release_ms_, probe_);
         break;
       case Kind::kRestoreError:
         link_.send_restore_error(e.error_type, e.body);
@@ -272,9 +289,18 @@ class Agent {
   FunctionSetup setup_;
   double init_start_ms_ = 0;
   double restore_release_ms_ = 0;
-  std::string kernel_random_;
+  KernelLog* kernel_log_;
+  RestoreProbe probe_;
   uint64_t max_memory_ = 0;
 };
+
+// Linux's vmgenid driver has claimed the VMM's VMGenID device (sysfs names it by its ACPI id).
+bool vmgenid_bound() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/bus/acpi/drivers/vmgenid", ec))
+    if (e.path().filename().string().rfind("THAWVGID", 0) == 0) return true;
+  return false;
+}
 
 void power_off() {
   ::sync();
@@ -289,13 +315,17 @@ int main() {
   using namespace thaw::agent;
   const bool pid1 = ::getpid() == 1;
   int rc = 1;
+  bool vmgenid = false;
   try {
     if (pid1) {
       mount_filesystems();
       for (const auto& f : load_modules(read_module_list("/etc/thaw/modules"))) console("module " + f);
       bring_up_loopback();
+      vmgenid = vmgenid_bound();
+      console(std::string("VM Generation ID device: ") + (vmgenid ? "bound" : "not bound (no kernel reseed on restore)"));
     }
-    HostLink link(open_channel(pid1 ? "/dev/hvc0" : (std::getenv("THAW_AGENT_CHANNEL") ?: "/dev/hvc0")));
+    KernelLog kernel_log;
+    HostLink link(open_channel(pid1 ? "/dev/hvc0" : (std::getenv("THAW_AGENT_CHANNEL") ?: "/dev/hvc0")), &kernel_log);
     link.send_agent_ready();
     std::optional<FunctionSetup> setup;
     while (!setup) {
@@ -307,7 +337,7 @@ int main() {
     if (!setup->sandbox_id.empty()) set_hostname(setup->sandbox_id.substr(0, 63));
     if (pid1 && setup->wall_clock_ns) thaw::hooks::set_wall_clock(setup->wall_clock_ns);
     console("starting " + setup->function_name + " (" + setup->initialization_type + ")");
-    rc = Agent(link, std::move(*setup)).run();
+    rc = Agent(link, vmgenid ? &kernel_log : nullptr, std::move(*setup)).run();
   } catch (const std::exception& e) {
     console(std::string("fatal: ") + e.what());
   }

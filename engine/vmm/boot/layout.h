@@ -22,6 +22,7 @@ inline constexpr uint64_t kMinMemory = 64ull << 20;
 inline constexpr uint64_t kMmioGapStart = 0xc0000000;  // RAM ends here at the latest (3 GiB)
 inline constexpr uint64_t kVirtioMmioBase = 0xd0000000;
 inline constexpr uint64_t kVirtioMmioSize = 0x1000;
+inline constexpr uint64_t kVmGenId = 0xfeb00000;     // the VMGenID page: its own KVM slot, not RAM
 inline constexpr uint64_t kIoapic = 0xfec00000;
 inline constexpr uint64_t kLapic = 0xfee00000;
 inline constexpr uint64_t kIdentityMap = 0xfffbc000;  // KVM_SET_IDENTITY_MAP_ADDR (one page)
@@ -29,6 +30,7 @@ inline constexpr uint64_t kTss = 0xfffbd000;          // KVM_SET_TSS_ADDR (three
 
 inline constexpr unsigned kSerialIrq = 4;
 inline constexpr unsigned kFirstVirtioIrq = 5;
+inline constexpr unsigned kGedGsi = 23;  // the Generic Event Device's interrupt (last IOAPIC pin)
 inline constexpr uint16_t kSerialPort = 0x3f8;
 inline constexpr uint16_t kI8042DataPort = 0x60;
 inline constexpr uint16_t kI8042CommandPort = 0x64;

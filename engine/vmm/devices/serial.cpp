@@ -1,5 +1,7 @@
 #include "engine/vmm/devices/serial.h"
 
+#include "base/byte_codec.h"
+
 namespace thaw::vmm {
 namespace {
 
@@ -127,6 +129,30 @@ void Serial::enqueue_input(std::span<const uint8_t> bytes) {
     raise = (s_.ier & kIerRda) && !bytes.empty();
   }
   if (raise) interrupt_();
+}
+
+std::vector<std::byte> Serial::save_section() {
+  SerialState s = state();
+  ByteWriter w;
+  w.put(s.ier), w.put(s.lcr), w.put(s.mcr), w.put(s.scr), w.put(s.dll), w.put(s.dlh);
+  w.put(uint8_t{s.fifo_enabled}), w.put(uint8_t{s.thre_interrupt_pending});
+  std::vector<uint8_t> rx(s.rx.begin(), s.rx.end());
+  w.put_vector<uint8_t>(rx);
+  return w.take();
+}
+
+void Serial::restore_section(uint32_t version, std::span<const std::byte> bytes) {
+  if (version != 1) throw Error("serial: state section version " + std::to_string(version) + ", this thaw reads 1");
+  ByteReader r(bytes, "serial state");
+  SerialState s;
+  s.ier = r.get<uint8_t>("ier"), s.lcr = r.get<uint8_t>("lcr"), s.mcr = r.get<uint8_t>("mcr");
+  s.scr = r.get<uint8_t>("scr"), s.dll = r.get<uint8_t>("dll"), s.dlh = r.get<uint8_t>("dlh");
+  s.fifo_enabled = r.get<uint8_t>("fifo") != 0;
+  s.thre_interrupt_pending = r.get<uint8_t>("thre") != 0;
+  auto rx = r.get_vector<uint8_t>("input", 1 << 20);
+  s.rx.assign(rx.begin(), rx.end());
+  if (!r.at_end()) throw Error("serial state: trailing bytes");
+  restore_state(std::move(s));
 }
 
 }  // namespace thaw::vmm

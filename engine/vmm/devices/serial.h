@@ -9,6 +9,7 @@
 #include <span>
 
 #include "engine/vmm/devices/bus_device.h"
+#include "engine/vmm/devices/snapshottable.h"
 
 namespace thaw::vmm {
 
@@ -20,7 +21,7 @@ struct SerialState {
   std::deque<uint8_t> rx;
 };
 
-class Serial : public BusDevice {
+class Serial : public BusDevice, public Snapshottable {
  public:
   using Sink = std::function<void(uint8_t)>;
   Serial(Sink output, std::function<void()> interrupt) : output_(std::move(output)), interrupt_(std::move(interrupt)) {}
@@ -38,6 +39,11 @@ class Serial : public BusDevice {
     std::lock_guard lock(mu_);
     s_ = std::move(s);
   }
+
+  std::string snapshot_id() const override { return "serial"; }
+  uint32_t snapshot_version() const override { return 1; }
+  std::vector<std::byte> save_section() override;
+  void restore_section(uint32_t version, std::span<const std::byte> bytes) override;
 
  private:
   uint8_t iir_locked();

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "base/byte_codec.h"
 #include "base/error.h"
 #include "base/log.h"
 
@@ -75,6 +76,48 @@ void VirtioConsole::restore_pending_bytes(std::vector<uint8_t> bytes) {
   std::lock_guard lock(pending_mu_);
   pending_ = std::move(bytes);
   pending_off_ = 0;
+}
+
+std::vector<std::byte> VirtioConsole::save_section() {
+  ByteWriter w;
+  put_transport_state(w, transport_state());
+  w.put_vector<uint8_t>(pending_bytes());
+  return w.take();
+}
+
+namespace {
+constexpr uint32_t kConsoleSectionVersion = 1;
+
+VirtioMmioState decode_console_section(uint32_t version, std::span<const std::byte> bytes,
+                                       std::vector<uint8_t>* pending) {
+  if (version != kConsoleSectionVersion)
+    throw Error("virtio-console: state section version " + std::to_string(version) + ", this thaw reads " +
+                std::to_string(kConsoleSectionVersion));
+  ByteReader r(bytes, "virtio-console state");
+  VirtioMmioState s = get_transport_state(r);
+  auto bytes_pending = r.get_vector<uint8_t>("console pending bytes", 64 << 20);
+  if (!r.at_end()) throw Error("virtio-console state: trailing bytes");
+  if (pending) *pending = std::move(bytes_pending);
+  return s;
+}
+}  // namespace
+
+void VirtioConsole::restore_section(uint32_t version, std::span<const std::byte> bytes) {
+  std::vector<uint8_t> pending;
+  VirtioMmioState s = decode_console_section(version, bytes, &pending);
+  restore_transport_state(std::move(s));
+  restore_pending_bytes(std::move(pending));
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> VirtioConsole::ring_ranges(std::span<const std::byte> section) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& q : decode_console_section(kConsoleSectionVersion, section, nullptr).queues) {
+    if (!q.ready) continue;
+    out.emplace_back(q.desc_addr, 16ull * q.size);
+    out.emplace_back(q.avail_addr, 6 + 2ull * q.size);
+    out.emplace_back(q.used_addr, 6 + 8ull * q.size);
+  }
+  return out;
 }
 
 void VirtioConsole::write(std::span<const uint8_t> bytes) {

@@ -13,14 +13,16 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "engine/vmm/devices/snapshottable.h"
 #include "engine/vmm/devices/virtio_mmio.h"
 
 namespace thaw::vmm {
 
-class VirtioConsole : public VirtioMmioDevice {
+class VirtioConsole : public VirtioMmioDevice, public Snapshottable {
  public:
   using Receiver = std::function<void(std::span<const uint8_t>)>;
 
@@ -52,6 +54,16 @@ class VirtioConsole : public VirtioMmioDevice {
   // Host -> guest bytes not yet delivered (saved with the machine), and putting them back.
   std::vector<uint8_t> pending_bytes();
   void restore_pending_bytes(std::vector<uint8_t> bytes);
+
+  // Section "virtio-console": the transport (registers, queues) and the pending bytes. Saved
+  // with the worker stopped; restored before start(), its queues validated against guest memory.
+  std::string snapshot_id() const override { return "virtio-console"; }
+  uint32_t snapshot_version() const override { return 1; }
+  std::vector<std::byte> save_section() override;
+  void restore_section(uint32_t version, std::span<const std::byte> bytes) override;
+  // The guest memory the rings of a saved section occupy ({address, length} per ring): the
+  // worker reads them as soon as the restored machine runs.
+  static std::vector<std::pair<uint64_t, uint64_t>> ring_ranges(std::span<const std::byte> section);
 
   uint64_t bytes_to_guest() const { return to_guest_total_.load(); }
   uint64_t bytes_from_guest() const { return from_guest_total_.load(); }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/byte_codec.h"
 #include "base/log.h"
 
 namespace thaw::vmm {
@@ -151,6 +152,26 @@ void VirtioMmioDevice::restore_transport_state(VirtioMmioState state) {
       fail(std::string("restored queue: ") + e.what());
     }
   }
+}
+
+void put_transport_state(ByteWriter& w, const VirtioMmioState& s) {
+  w.put(s.status), w.put(s.device_features_sel), w.put(s.driver_features_sel), w.put(s.driver_features);
+  w.put(s.queue_sel), w.put(s.interrupt_status), w.put(s.config_generation), w.put(uint8_t{s.broken});
+  w.put_vector<QueueState>(s.queues);
+}
+
+VirtioMmioState get_transport_state(ByteReader& r) {
+  VirtioMmioState s;
+  s.status = r.get<uint32_t>("virtio status");
+  s.device_features_sel = r.get<uint32_t>("virtio features");
+  s.driver_features_sel = r.get<uint32_t>("virtio features");
+  s.driver_features = r.get<uint64_t>("virtio features");
+  s.queue_sel = r.get<uint32_t>("virtio queue_sel");
+  s.interrupt_status = r.get<uint32_t>("virtio interrupt status");
+  s.config_generation = r.get<uint32_t>("virtio config generation");
+  s.broken = r.get<uint8_t>("virtio") != 0;
+  s.queues = r.get_vector<QueueState>("virtio queues", 64);
+  return s;
 }
 
 }  // namespace thaw::vmm

@@ -13,6 +13,11 @@
 #include "engine/vmm/devices/virtqueue.h"
 #include "engine/vmm/guest_memory_view.h"
 
+namespace thaw {
+class ByteWriter;
+class ByteReader;
+}  // namespace thaw
+
 namespace thaw::vmm {
 
 inline constexpr uint32_t kVirtioStatusAcknowledge = 1;
@@ -37,6 +42,10 @@ struct VirtioMmioState {
   bool broken = false;
   std::vector<QueueState> queues;
 };
+
+// The transport state's byte form, for the sections of devices built on it.
+void put_transport_state(ByteWriter& w, const VirtioMmioState& s);
+VirtioMmioState get_transport_state(ByteReader& r);
 
 class VirtioMmioDevice : public BusDevice {
  public:

@@ -74,7 +74,10 @@ TEST(ColdInvoke, HandlerExceptionIsLambdaErrorJsonAndSandboxLives) {
   EXPECT_TRUE(j.contains("errorType"));
   ASSERT_TRUE(j["stackTrace"].is_array());
   EXPECT_FALSE(j["stackTrace"].empty());
-  EXPECT_EQ(r.error_type, j["errorType"].get<std::string>().empty() ? r.error_type : r.error_type);
+  // X-Amz-Function-Error carries the type the runtime reported (Lambda-Runtime-Function-Error-Type):
+  // the handler's exception class, the same as the body's errorType.
+  EXPECT_EQ(r.error_type, "ValueError");
+  EXPECT_EQ(j["errorType"], "ValueError");
   EXPECT_TRUE(s->alive());
   auto again = s->invoke(request("{}"));
   EXPECT_EQ(again.status, Status::kFunctionError);

@@ -50,6 +50,11 @@ TEST(SnapStart, HelloRestoresRecordThenPrefetchAndReportsRestoreDuration) {
 
   {
     auto s = Sandbox::restore(snap, logs.options());
+    // A first request that is refused as too large is not the first invocation: the next one
+    // still reports the restore and ends the working set's recording.
+    auto too_large = s->invoke(request(std::string(6 * 1024 * 1024 + 1, 'x')));
+    EXPECT_EQ(too_large.error_type, "RequestEntityTooLargeException");
+    EXPECT_TRUE(s->alive());
     auto body = invoke_json(*s, R"({"n": 1})");
     EXPECT_EQ(body["event"]["n"], 1);
     EXPECT_EQ(body["function_name"], "python-hello");
@@ -91,40 +96,69 @@ TEST(SnapStart, HooksCloseAndReopenAConnectionInOrder) {
   fs::remove_all(snap);
 }
 
-// Three clones of one snapshot: their kernels' CRNGs (sampled by the agent the instant the
-// restore hooks are applied), /dev/urandom in the handler, uuid4 and Python's `random` all
-// differ. With the host's entropy switched off (a debug option) the kernels' first random bytes
-// repeat the snapshot's CRNG state: the host's entropy is what tells clones apart, and the test
-// can fail. (Later reads are not compared with hooks off: in its first minutes of uptime the
-// guest kernel also reseeds itself from interrupt timing every few seconds.)
-TEST(SnapStart, ClonesAreUniqueAndTheHostsEntropyIsWhatMakesThemSo) {
-  Logs logs;
-  fs::path snap = snapshot_of("python-uniqueness", logs);
+// What a clone draws right after its restore, by layer.
+struct CloneDraws {
   std::set<std::string> kernel, urandom, uuids, randoms;
-  for (int i = 0; i < 3; ++i) {
-    auto s = Sandbox::restore(snap, logs.options());
-    EXPECT_EQ(s->kernel_random_after_restore().size(), 32u);
-    kernel.insert(s->kernel_random_after_restore());
-    auto body = invoke_json(*s);
-    urandom.insert(body["urandom"].get<std::string>());
-    uuids.insert(body["uuid4"].get<std::string>());
-    randoms.insert(body["random"].dump());
-  }
-  EXPECT_EQ(kernel.size(), 3u);
-  EXPECT_EQ(urandom.size(), 3u);
-  EXPECT_EQ(uuids.size(), 3u);
-  EXPECT_EQ(randoms.size(), 3u);
+};
 
-  std::set<std::string> kernel_off;
-  for (int i = 0; i < 2; ++i) {
+void restore_clones(const fs::path& snap, Logs& logs, int n, bool vmgenid, bool entropy, bool invoke, CloneDraws& d) {
+  for (int i = 0; i < n; ++i) {
     SandboxOptions o = logs.options();
-    o.hooks.skip_entropy = true;
+    o.hooks.skip_vm_generation_id = !vmgenid;
+    o.hooks.skip_entropy = !entropy;
     auto s = Sandbox::restore(snap, o);
     EXPECT_EQ(s->kernel_random_after_restore().size(), 32u);
-    kernel_off.insert(s->kernel_random_after_restore());
+    EXPECT_EQ(s->kernel_reseeded_by_vmgenid(), vmgenid) << "the guest kernel's own reseed on the VMGenID change";
+    // The probe sees no reseed of the kernel's own schedule while it comes before the guest's
+    // uptime at the checkpoint has passed again (guest/agent/host_link.cpp).
+    EXPECT_LT(s->guest_ms_checkpoint_to_probe(), s->guest_uptime_ms_at_checkpoint());
+    d.kernel.insert(s->kernel_random_after_restore());
+    if (!invoke) continue;
+    auto body = invoke_json(*s);
+    d.urandom.insert(body["urandom"].get<std::string>());
+    d.uuids.insert(body["uuid4"].get<std::string>());
+    d.randoms.insert(body["random"].dump());
   }
-  EXPECT_EQ(kernel_off.size(), 1u) << "without the host's entropy the clones' kernels repeat one CRNG state";
-  fs::remove_all(snap);
+}
+
+// Clones of one snapshot differ in their kernels' CRNG output (sampled by the agent right after
+// the restore, once the kernel's VMGenID reseed is in), /dev/urandom, uuid4 and Python's
+// `random`, and each layer alone is enough: the kernel's VMGenID reseed without the host's
+// entropy, the host's entropy without VMGenID. With both switched off (debug options) the
+// kernel-level values repeat exactly: the checkpoint is taken at an uptime over twice the
+// restore budget, so the kernel's own reseed schedule cannot fire before the probe.
+TEST(SnapStart, ClonesAreUniqueAndEachLayerAloneMakesThemSo) {
+  Logs logs;
+  fs::path dir = fs::path(testing::TempDir()) / "snap-uniqueness";
+  fs::remove_all(dir);
+  SandboxOptions o = logs.options();
+  o.initialization_type = "snap-start";
+  o.checkpoint_min_uptime = 2 * o.restore_budget;
+  Sandbox::cold_start(image("python-uniqueness"), o)->checkpoint(dir, image("python-uniqueness"));
+
+  CloneDraws both;
+  restore_clones(dir, logs, 3, true, true, true, both);
+  EXPECT_EQ(both.kernel.size(), 3u);
+  EXPECT_EQ(both.urandom.size(), 3u);
+  EXPECT_EQ(both.uuids.size(), 3u);
+  EXPECT_EQ(both.randoms.size(), 3u);
+
+  CloneDraws vmgenid_only;
+  restore_clones(dir, logs, 3, true, false, true, vmgenid_only);
+  EXPECT_EQ(vmgenid_only.kernel.size(), 3u) << "VMGenID alone: the kernel reseeds itself";
+  EXPECT_EQ(vmgenid_only.urandom.size(), 3u);
+  EXPECT_EQ(vmgenid_only.uuids.size(), 3u);
+  EXPECT_EQ(vmgenid_only.randoms.size(), 3u);
+
+  CloneDraws entropy_only;
+  restore_clones(dir, logs, 2, false, true, false, entropy_only);
+  EXPECT_EQ(entropy_only.kernel.size(), 2u) << "the host's entropy alone";
+
+  CloneDraws neither;
+  restore_clones(dir, logs, 2, false, false, false, neither);
+  EXPECT_EQ(neither.kernel.size(), 1u) << "with neither layer the clones' kernels repeat one CRNG state";
+  for (const auto& k : neither.kernel) EXPECT_EQ(both.kernel.count(k) + vmgenid_only.kernel.count(k), 0u);
+  fs::remove_all(dir);
 }
 
 TEST(SnapStart, FailingAfterRestoreHookDiscardsTheSandboxAndTheEngineGoesOn) {

@@ -2,12 +2,33 @@
 #include "memory/guest_memory.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <memory>
+#include <sstream>
 
 #include "base/error.h"
 
 namespace thaw::memory {
 namespace {
+
+// What the default logger writes while this lives.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_));
+    logger->set_level(spdlog::level::warn);
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
 
 TEST(GuestMemory, RegionsKeepTheirLayout) {
   RegionSpec specs[] = {{0, 64 << 20}, {1ULL << 32, 16 << 20}};
@@ -59,16 +80,24 @@ TEST(GuestMemory, HugePagesOrAnAnnouncedFallback) {
   opt.huge_pages = true;
   for (Backing backing : {Backing::anonymous, Backing::memfd}) {
     opt.backing = backing;
+    LogCapture log;
     GuestMemory mem = GuestMemory::create(4 << 20, opt);
     const MemoryRegion& r = mem.regions()[0];
-    // 2 MiB pages where the host's hugetlb pool has them, else 4 KiB (with a warning).
-    EXPECT_TRUE(r.page_size == kHugePageSize || r.page_size == kPageSize);
+    // 2 MiB pages where the host's hugetlb pool has them; else 4 KiB pages, and a warning says so.
+    if (r.page_size == kPageSize) {
+      EXPECT_NE(log.text().find("no free 2 MiB hugetlb pages for 4 MiB"), std::string::npos) << log.text();
+    } else {
+      EXPECT_EQ(r.page_size, kHugePageSize);
+      EXPECT_EQ(log.text().find("hugetlb"), std::string::npos) << "no fallback, no warning: " << log.text();
+    }
     r.host[(4 << 20) - 1] = std::byte{9};
     EXPECT_EQ(r.host[(4 << 20) - 1], std::byte{9});
   }
-  // Not 2 MiB-aligned: always 4 KiB pages.
+  // Not 2 MiB-aligned: always 4 KiB pages, announced.
+  LogCapture log;
   GuestMemory odd = GuestMemory::create(3 << 20, opt);
   EXPECT_EQ(odd.regions()[0].page_size, kPageSize);
+  EXPECT_NE(log.text().find("is not 2 MiB-aligned; using 4 KiB pages"), std::string::npos) << log.text();
 }
 
 }  // namespace

@@ -443,6 +443,63 @@ TEST(LazyLoaderSmall, CorruptChunkRaisesSigbusAndCallsBack) {
   std::filesystem::remove_all(dir);
 }
 
+// The fault thread's userfaultfd is replaced under it by a descriptor that cannot be read as
+// one (a directory): the next fault finds it broken. The owner hears why, and that fault and
+// every later access to a page not loaded yet fail with a signal; none waits forever.
+TEST(LazyLoaderSmall, BrokenUserfaultfdFailsEveryWaiterLoudly) {
+  auto dir = temp_dir("broken-uffd");
+  Mapping image = test::make_image(kSmallPages);
+  test::TestStore store = test::write_store(dir, image.bytes());
+  std::mutex m;
+  std::vector<LoadFailure> failures;
+  LazyLoaderOptions opt;
+  opt.on_failure = [&](const LoadFailure& f) {
+    std::lock_guard lock(m);
+    failures.push_back(f);
+  };
+  GuestMemory mem = GuestMemory::create(kSmallPages * kPage);
+  LazyLoader loader(mem, *store.source, store.bindings, opt);
+  EXPECT_TRUE(page_matches(mem.host_address(3 * 16 * kPage), 3 * 16)) << "served before the break";
+
+  UniqueFd not_a_uffd(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(not_a_uffd);
+  ASSERT_GE(::dup2(not_a_uffd.get(), loader.fault_fd_for_testing()), 0);
+
+  struct sigaction sa {}, old_bus{}, old_segv{};
+  sa.sa_sigaction = on_fault_signal;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(::sigaction(SIGBUS, &sa, &old_bus), 0);
+  ASSERT_EQ(::sigaction(SIGSEGV, &sa, &old_segv), 0);
+  const std::byte* first = mem.host_address(20 * 16 * kPage) + 8;
+  const std::byte* later = mem.host_address(40 * 16 * kPage + 5 * kPage);
+  int sig_first = 0, sig_later = 0;
+  void *addr_first = nullptr, *addr_later = nullptr;
+  std::thread victim([&] {
+    sig_first = read_catching_signal(first, &addr_first);
+    sig_later = read_catching_signal(later, &addr_later);
+  });
+  victim.join();
+  ::sigaction(SIGBUS, &old_bus, nullptr);
+  ::sigaction(SIGSEGV, &old_segv, nullptr);
+
+  int expected = loader.uses_poison() ? SIGBUS : SIGSEGV;
+  EXPECT_EQ(sig_first, expected);
+  EXPECT_EQ(sig_later, expected);
+  EXPECT_EQ(addr_first, first);
+  EXPECT_EQ(addr_later, later);
+  {
+    std::lock_guard lock(m);
+    ASSERT_EQ(failures.size(), 1u);
+    EXPECT_EQ(failures[0].chunk, kAllChunks);
+    EXPECT_EQ(failures[0].host_address, nullptr);
+    EXPECT_NE(failures[0].cause.find("userfaultfd"), std::string::npos) << failures[0].cause;
+  }
+  EXPECT_TRUE(page_matches(mem.host_address(3 * 16 * kPage), 3 * 16)) << "what was loaded stays";
+  EXPECT_GT(loader.stats().failed_pages, 0u);
+  std::filesystem::remove_all(dir);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 #define THAW_TEST_UNDER_ASAN 1
 #elif defined(__has_feature)

@@ -169,6 +169,24 @@ TEST(Acpi, TablesHaveValidChecksumsAndDescribeTheDevices) {
   EXPECT_NE(s.find("LNRO0005"), std::string::npos);
   EXPECT_NE(s.find("PNP0501"), std::string::npos);
   EXPECT_NE(s.find("_S5_"), std::string::npos);
+  EXPECT_EQ(s.find("VM_GEN_COUNTER"), std::string::npos) << "no VMGenID device unless asked for";
+}
+
+TEST(Acpi, VmGenIdDeviceAndTheGedThatNotifiesIt) {
+  VirtioMmioSlot slot{layout::kVirtioMmioBase, 0x1000, 5};
+  auto aml = build_dsdt_aml({&slot, 1}, VmGenIdSlot{0x1'2345'6000, 23});
+  std::string s(reinterpret_cast<char*>(aml.data()), aml.size());
+  EXPECT_NE(s.find("VM_GEN_COUNTER"), std::string::npos) << "the _CID Linux's vmgenid driver matches";
+  EXPECT_NE(s.find("ACPI0013"), std::string::npos) << "the Generic Event Device";
+  // ADDR: Package(2) { DWord low, DWord high }.
+  const std::string addr = std::string("ADDR\x12") + '\x0c' + '\x02' + "\x0c" + std::string("\x00\x60\x45\x23", 4) +
+                           "\x0c" + std::string("\x01\x00\x00\x00", 4);
+  EXPECT_NE(s.find(addr), std::string::npos);
+  // _CRS: one edge, active-high Extended Interrupt for GSI 23.
+  EXPECT_NE(s.find(std::string("\x89\x06\x00\x03\x01\x17\x00\x00\x00", 9)), std::string::npos);
+  // Method(_EVT, 1) { Notify(\_SB.VGEN, 0x80) }
+  const std::string evt = std::string("_EVT\x01\x86\\\x2f\x02_SB_VGEN\x0a\x80");
+  EXPECT_NE(s.find(evt), std::string::npos);
 }
 
 TEST(MpTable, HasOneProcessorPerVcpuAndValidChecksums) {
