@@ -136,19 +136,17 @@ TEST(SnapStart, ClonesAreUniqueAndEachLayerAloneMakesThemSo) {
   o.checkpoint_min_uptime = 2 * o.restore_budget;
   Sandbox::cold_start(image("python-uniqueness"), o)->checkpoint(dir, image("python-uniqueness"));
 
-  CloneDraws both;
+  auto all_differ = [](const CloneDraws& d, const char* layers) {
+    EXPECT_EQ(d.kernel.size(), 3u) << layers;
+    EXPECT_EQ(d.urandom.size(), 3u) << layers;
+    EXPECT_EQ(d.uuids.size(), 3u) << layers;
+    EXPECT_EQ(d.randoms.size(), 3u) << layers;
+  };
+  CloneDraws both, vmgenid_only;
   restore_clones(dir, logs, 3, true, true, true, both);
-  EXPECT_EQ(both.kernel.size(), 3u);
-  EXPECT_EQ(both.urandom.size(), 3u);
-  EXPECT_EQ(both.uuids.size(), 3u);
-  EXPECT_EQ(both.randoms.size(), 3u);
-
-  CloneDraws vmgenid_only;
+  all_differ(both, "VMGenID and the host's entropy");
   restore_clones(dir, logs, 3, true, false, true, vmgenid_only);
-  EXPECT_EQ(vmgenid_only.kernel.size(), 3u) << "VMGenID alone: the kernel reseeds itself";
-  EXPECT_EQ(vmgenid_only.urandom.size(), 3u);
-  EXPECT_EQ(vmgenid_only.uuids.size(), 3u);
-  EXPECT_EQ(vmgenid_only.randoms.size(), 3u);
+  all_differ(vmgenid_only, "VMGenID alone: the kernel reseeds itself");
 
   CloneDraws entropy_only;
   restore_clones(dir, logs, 2, false, true, false, entropy_only);

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -383,6 +384,28 @@ int read_catching_signal(const volatile std::byte* p, void** fault_addr) {
   return t_signal;
 }
 
+// While it lives, SIGBUS and SIGSEGV go to on_fault_signal (read_catching_signal's handler).
+class FaultSignals {
+ public:
+  FaultSignals() {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fault_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    EXPECT_EQ(::sigaction(SIGBUS, &sa, &old_bus_), 0);
+    EXPECT_EQ(::sigaction(SIGSEGV, &sa, &old_segv_), 0);
+  }
+  ~FaultSignals() {
+    ::sigaction(SIGBUS, &old_bus_, nullptr);
+    ::sigaction(SIGSEGV, &old_segv_, nullptr);
+  }
+  FaultSignals(const FaultSignals&) = delete;
+  FaultSignals& operator=(const FaultSignals&) = delete;
+
+ private:
+  struct sigaction old_bus_ {}, old_segv_{};
+};
+
 TEST(LazyLoaderSmall, CorruptChunkRaisesSigbusAndCallsBack) {
   auto dir = temp_dir("corrupt");
   Mapping image = test::make_image(kSmallPages);
@@ -400,12 +423,7 @@ TEST(LazyLoaderSmall, CorruptChunkRaisesSigbusAndCallsBack) {
   GuestMemory mem = GuestMemory::create(kSmallPages * kPage);
   LazyLoader loader(mem, *store.source, store.bindings, opt);
 
-  struct sigaction sa {}, old_bus{}, old_segv{};
-  sa.sa_sigaction = on_fault_signal;
-  sa.sa_flags = SA_SIGINFO;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(::sigaction(SIGBUS, &sa, &old_bus), 0);
-  ASSERT_EQ(::sigaction(SIGSEGV, &sa, &old_segv), 0);
+  std::optional<FaultSignals> signals(std::in_place);
 
   uint64_t bad_page = bad_chunk * 16 + 2;
   while (original_is_zero(bad_page)) ++bad_page;
@@ -417,8 +435,7 @@ TEST(LazyLoaderSmall, CorruptChunkRaisesSigbusAndCallsBack) {
     sig2 = read_catching_signal(bad, &addr2);  // stays failed: no retry loop, no hang
   });
   victim.join();
-  ::sigaction(SIGBUS, &old_bus, nullptr);
-  ::sigaction(SIGSEGV, &old_segv, nullptr);
+  signals.reset();
 
   int expected = loader.uses_poison() ? SIGBUS : SIGSEGV;
   EXPECT_EQ(sig1, expected);
@@ -465,12 +482,7 @@ TEST(LazyLoaderSmall, BrokenUserfaultfdFailsEveryWaiterLoudly) {
   ASSERT_TRUE(not_a_uffd);
   ASSERT_GE(::dup2(not_a_uffd.get(), loader.fault_fd_for_testing()), 0);
 
-  struct sigaction sa {}, old_bus{}, old_segv{};
-  sa.sa_sigaction = on_fault_signal;
-  sa.sa_flags = SA_SIGINFO;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(::sigaction(SIGBUS, &sa, &old_bus), 0);
-  ASSERT_EQ(::sigaction(SIGSEGV, &sa, &old_segv), 0);
+  std::optional<FaultSignals> signals(std::in_place);
   const std::byte* first = mem.host_address(20 * 16 * kPage) + 8;
   const std::byte* later = mem.host_address(40 * 16 * kPage + 5 * kPage);
   int sig_first = 0, sig_later = 0;
@@ -480,8 +492,7 @@ TEST(LazyLoaderSmall, BrokenUserfaultfdFailsEveryWaiterLoudly) {
     sig_later = read_catching_signal(later, &addr_later);
   });
   victim.join();
-  ::sigaction(SIGBUS, &old_bus, nullptr);
-  ::sigaction(SIGSEGV, &old_segv, nullptr);
+  signals.reset();
 
   int expected = loader.uses_poison() ? SIGBUS : SIGSEGV;
   EXPECT_EQ(sig_first, expected);
