@@ -134,7 +134,7 @@ Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& s
   for (const kvm_irqchip* chip : {&state.vm.pic_master, &state.vm.pic_slave, &state.vm.ioapic})
     kvm_ioctl(vm_fd_.get(), KVM_SET_IRQCHIP, chip, "KVM_SET_IRQCHIP");
 
-  restore_devices(state.devices);
+  restore_devices(state);
   for (auto& v : vcpus_) v->mark_clock_paused();
   install_kick_handler();
 }
@@ -189,16 +189,13 @@ void Vm::create_machine() {
 
 // Every registered device gets its own section; a section no device claims, or a device
 // without one, means the state is not this machine's.
-void Vm::restore_devices(const std::vector<DeviceSection>& sections) {
-  for (const DeviceSection& section : sections) {
-    auto it = std::find_if(snapshottable_.begin(), snapshottable_.end(),
-                           [&](Snapshottable* d) { return d->snapshot_id() == section.id; });
-    if (it == snapshottable_.end()) throw Error("machine state: a section for device \"" + section.id + "\", which this thaw does not have");
-  }
+void Vm::restore_devices(const MachineState& state) {
+  for (const DeviceSection& section : state.devices)
+    if (std::none_of(snapshottable_.begin(), snapshottable_.end(),
+                     [&](Snapshottable* d) { return d->snapshot_id() == section.id; }))
+      throw Error("machine state: a section for device \"" + section.id + "\", which this thaw does not have");
   for (Snapshottable* device : snapshottable_) {
-    const DeviceSection* section = nullptr;
-    for (const auto& s : sections)
-      if (s.id == device->snapshot_id()) section = &s;
+    const DeviceSection* section = state.device(device->snapshot_id());
     if (!section) throw Error("machine state: no section for device \"" + device->snapshot_id() + "\"");
     device->restore_section(section->version, section->bytes);
   }

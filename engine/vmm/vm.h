@@ -107,7 +107,7 @@ class Vm {
 
  private:
   void create_machine();
-  void restore_devices(const std::vector<DeviceSection>& sections);
+  void restore_devices(const MachineState& state);
   void vcpu_loop(Vcpu& vcpu);
   void park(Vcpu& vcpu);
   void handle_io(kvm_run* run);
