@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -384,6 +383,27 @@ int read_catching_signal(const volatile std::byte* p, void** fault_addr) {
   return t_signal;
 }
 
+// What the loader reported through its failure callback (called on its threads).
+class FailureLog {
+ public:
+  LazyLoaderOptions options() {
+    LazyLoaderOptions o;
+    o.on_failure = [this](const LoadFailure& f) {
+      std::lock_guard lock(mu_);
+      failures_.push_back(f);
+    };
+    return o;
+  }
+  std::vector<LoadFailure> all() const {
+    std::lock_guard lock(mu_);
+    return failures_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<LoadFailure> failures_;
+};
+
 // While it lives, SIGBUS and SIGSEGV go to on_fault_signal (read_catching_signal's handler).
 class FaultSignals {
  public:
@@ -406,6 +426,31 @@ class FaultSignals {
   struct sigaction old_bus_ {}, old_segv_{};
 };
 
+// Reads each address in turn on a thread of its own, with the signals caught: every read must
+// fail with the loader's signal (SIGBUS with UFFDIO_POISON, else SIGSEGV) at that address.
+void expect_reads_fail(const LazyLoader& loader, std::initializer_list<const std::byte*> addrs) {
+  std::vector<int> signals;
+  std::vector<void*> where;
+  {
+    FaultSignals catching;
+    std::thread victim([&] {
+      for (const std::byte* p : addrs) {
+        void* at = nullptr;
+        signals.push_back(read_catching_signal(p, &at));
+        where.push_back(at);
+      }
+    });
+    victim.join();
+  }
+  int expected = loader.uses_poison() ? SIGBUS : SIGSEGV;
+  size_t i = 0;
+  for (const std::byte* p : addrs) {
+    EXPECT_EQ(signals[i], expected) << "read " << i;
+    EXPECT_EQ(where[i], p) << "read " << i;
+    ++i;
+  }
+}
+
 TEST(LazyLoaderSmall, CorruptChunkRaisesSigbusAndCallsBack) {
   auto dir = temp_dir("corrupt");
   Mapping image = test::make_image(kSmallPages);
@@ -413,42 +458,22 @@ TEST(LazyLoaderSmall, CorruptChunkRaisesSigbusAndCallsBack) {
   uint64_t bad_chunk = 9;
   corrupt_chunk(*store.source, bad_chunk);
 
-  std::mutex m;
-  std::vector<LoadFailure> failures;
-  LazyLoaderOptions opt;
-  opt.on_failure = [&](const LoadFailure& f) {
-    std::lock_guard lock(m);
-    failures.push_back(f);
-  };
+  FailureLog failures;
+  LazyLoaderOptions opt = failures.options();
   GuestMemory mem = GuestMemory::create(kSmallPages * kPage);
   LazyLoader loader(mem, *store.source, store.bindings, opt);
-
-  std::optional<FaultSignals> signals(std::in_place);
 
   uint64_t bad_page = bad_chunk * 16 + 2;
   while (original_is_zero(bad_page)) ++bad_page;
   std::byte* bad = mem.host_address(bad_page * kPage) + 100;
-  int sig1 = 0, sig2 = 0;
-  void *addr1 = nullptr, *addr2 = nullptr;
-  std::thread victim([&] {
-    sig1 = read_catching_signal(bad, &addr1);
-    sig2 = read_catching_signal(bad, &addr2);  // stays failed: no retry loop, no hang
-  });
-  victim.join();
-  signals.reset();
-
-  int expected = loader.uses_poison() ? SIGBUS : SIGSEGV;
-  EXPECT_EQ(sig1, expected);
-  EXPECT_EQ(sig2, expected);
-  EXPECT_EQ(addr1, bad);
-  EXPECT_EQ(addr2, bad);
+  expect_reads_fail(loader, {bad, bad});  // the second stays failed: no retry loop, no hang
   {
-    std::lock_guard lock(m);
-    ASSERT_GE(failures.size(), 1u);
-    EXPECT_EQ(failures[0].chunk, bad_chunk);
-    EXPECT_EQ(failures[0].host_address, mem.host_address(bad_page * kPage));
-    EXPECT_EQ(failures[0].guest_addr, bad_page * kPage);
-    EXPECT_FALSE(failures[0].cause.empty());
+    auto seen = failures.all();
+    ASSERT_GE(seen.size(), 1u);
+    EXPECT_EQ(seen[0].chunk, bad_chunk);
+    EXPECT_EQ(seen[0].host_address, mem.host_address(bad_page * kPage));
+    EXPECT_EQ(seen[0].guest_addr, bad_page * kPage);
+    EXPECT_FALSE(seen[0].cause.empty());
   }
   // The rest of the memory is still served.
   EXPECT_TRUE(page_matches(mem.host_address(8 * 16 * kPage), 8 * 16));
@@ -467,13 +492,8 @@ TEST(LazyLoaderSmall, BrokenUserfaultfdFailsEveryWaiterLoudly) {
   auto dir = temp_dir("broken-uffd");
   Mapping image = test::make_image(kSmallPages);
   test::TestStore store = test::write_store(dir, image.bytes());
-  std::mutex m;
-  std::vector<LoadFailure> failures;
-  LazyLoaderOptions opt;
-  opt.on_failure = [&](const LoadFailure& f) {
-    std::lock_guard lock(m);
-    failures.push_back(f);
-  };
+  FailureLog failures;
+  LazyLoaderOptions opt = failures.options();
   GuestMemory mem = GuestMemory::create(kSmallPages * kPage);
   LazyLoader loader(mem, *store.source, store.bindings, opt);
   EXPECT_TRUE(page_matches(mem.host_address(3 * 16 * kPage), 3 * 16)) << "served before the break";
@@ -482,29 +502,15 @@ TEST(LazyLoaderSmall, BrokenUserfaultfdFailsEveryWaiterLoudly) {
   ASSERT_TRUE(not_a_uffd);
   ASSERT_GE(::dup2(not_a_uffd.get(), loader.fault_fd_for_testing()), 0);
 
-  std::optional<FaultSignals> signals(std::in_place);
   const std::byte* first = mem.host_address(20 * 16 * kPage) + 8;
   const std::byte* later = mem.host_address(40 * 16 * kPage + 5 * kPage);
-  int sig_first = 0, sig_later = 0;
-  void *addr_first = nullptr, *addr_later = nullptr;
-  std::thread victim([&] {
-    sig_first = read_catching_signal(first, &addr_first);
-    sig_later = read_catching_signal(later, &addr_later);
-  });
-  victim.join();
-  signals.reset();
-
-  int expected = loader.uses_poison() ? SIGBUS : SIGSEGV;
-  EXPECT_EQ(sig_first, expected);
-  EXPECT_EQ(sig_later, expected);
-  EXPECT_EQ(addr_first, first);
-  EXPECT_EQ(addr_later, later);
+  expect_reads_fail(loader, {first, later});
   {
-    std::lock_guard lock(m);
-    ASSERT_EQ(failures.size(), 1u);
-    EXPECT_EQ(failures[0].chunk, kAllChunks);
-    EXPECT_EQ(failures[0].host_address, nullptr);
-    EXPECT_NE(failures[0].cause.find("userfaultfd"), std::string::npos) << failures[0].cause;
+    auto seen = failures.all();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].chunk, kAllChunks);
+    EXPECT_EQ(seen[0].host_address, nullptr);
+    EXPECT_NE(seen[0].cause.find("userfaultfd"), std::string::npos) << seen[0].cause;
   }
   EXPECT_TRUE(page_matches(mem.host_address(3 * 16 * kPage), 3 * 16)) << "what was loaded stays";
   EXPECT_GT(loader.stats().failed_pages, 0u);
