@@ -100,7 +100,7 @@ void Sandbox::boot(const std::string& image_dir) {
   nlohmann::json env = nlohmann::json::object();
   for (const auto& [k, v] : fn.environment) env[k] = v;
   send(MessageType::kConfig, {{"function_name", fn.name},
-                              {"function_version", "$LATEST"},
+                              {"function_version", options_.function_version},
                               {"handler", fn.handler},
                               {"memory_mb", fn.memory_mb},
                               {"region", options_.region},
@@ -202,14 +202,16 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     r.report.start.init_ms = init_ms_;
   }
   const auto& id = r.report.request_id;
-  if (options_.log) options_.log(start_line(id));
+  if (options_.log) options_.log(start_line(id, options_.function_version));
   auto timeout = std::chrono::seconds(image_.function.timeout_s);
   auto t0 = Clock::now();
   send(MessageType::kInvoke,
        {{"request_id", id},
         {"deadline_ms", unix_ms_now() + int64_t(image_.function.timeout_s) * 1000},
         {"time_left_ms", int64_t(image_.function.timeout_s) * 1000},
-        {"function_arn", "arn:aws:lambda:" + options_.region + ":000000000000:function:" + image_.function.name},
+        {"function_arn", "arn:aws:lambda:" + options_.region + ":" + options_.account_id + ":function:" +
+                             image_.function.name +
+                             (options_.function_version == "$LATEST" ? "" : ":" + options_.function_version)},
         {"trace_id", "Root=1-" + id.substr(0, 8) + "-" + id.substr(9, 4) + id.substr(14, 4) + id.substr(19, 4) + id.substr(24)},
         {"client_context", request.client_context},
         {"cognito_identity", request.cognito_identity}},

@@ -58,6 +58,9 @@ struct SandboxOptions {
   // "on-demand" or "snap-start" (AWS_LAMBDA_INITIALIZATION_TYPE).
   std::string initialization_type = "on-demand";
   std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  // The version the sandbox runs (AWS_LAMBDA_FUNCTION_VERSION, the START line).
+  std::string function_version = "$LATEST";
 
   // Restores: prefetch the snapshot's recorded working set when it has one; record one on a
   // restore of a snapshot that has none (saved next to it when the first invocation returns).
@@ -113,9 +116,11 @@ class Sandbox {
 
   // SnapStart's checkpoint, on a sandbox cold-started with initialization_type "snap-start"
   // whose runtime has reached restore/next: the agent quiesces, the vCPUs are paused, and the
-  // machine state and guest memory are written to `snapshot_dir` (manifest last). The sandbox
+  // machine state and guest memory are written to `snapshot_dir` (manifest last), its chunks to
+  // `chunk_store` when given (shared by many snapshots), else inside snapshot_dir. The sandbox
   // is discarded afterwards, as Lambda discards the VM it snapshots.
-  SnapshotInfo checkpoint(const std::string& snapshot_dir, const std::string& image_dir);
+  SnapshotInfo checkpoint(const std::string& snapshot_dir, const std::string& image_dir,
+                          const std::string& chunk_store = {});
   ~Sandbox();
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;

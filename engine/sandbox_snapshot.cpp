@@ -47,7 +47,8 @@ std::vector<uint64_t> ring_chunks(const vmm::MachineState& state, const snapshot
 
 }  // namespace
 
-SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::string& image_dir) {
+SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::string& image_dir,
+                                 const std::string& chunk_store) {
   if (!alive_ || !at_checkpoint_)
     throw Error("checkpoint: the sandbox is not at a SnapStart checkpoint (cold-start it with initialization_type "
                 "\"snap-start\")");
@@ -74,6 +75,7 @@ SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::str
   for (const auto& r : vm_->memory().regions()) regions.push_back({r.guest_addr, r.bytes()});
   snapshot::WriteOptions wo;
   wo.extra_files = {snapshot::state_blob_file_name(kMachineBlob)};
+  if (!chunk_store.empty()) wo.store_dir = chunk_store;
   wo.metadata = {{"kind", kSnapshotKind},
                  {"image", image_.to_json()},
                  {"image_dir", std::filesystem::absolute(image_dir).string()},

@@ -7,20 +7,9 @@
 #include <cstdio>
 
 #include "base/error.h"
+#include "base/random.h"
 
 namespace thaw::hooks {
-
-void fill_random(std::span<std::byte> out) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("getrandom");
-    }
-    done += static_cast<size_t>(n);
-  }
-}
 
 std::string new_uuid_v4() {
   std::byte b[16];

@@ -37,7 +37,5 @@ AfterRestoreContext make_after_restore_context(const HostHookOptions& options = 
 std::string new_uuid_v4();
 // Lambda's log stream name for a new execution environment of `version` created at `unix_ns`.
 std::string log_stream_name(const std::string& version, int64_t unix_ns);
-// Fills `out` from getrandom(); throws SystemError.
-void fill_random(std::span<std::byte> out);
 
 }  // namespace thaw::hooks

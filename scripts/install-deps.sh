@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake ninja-build pkg-config git
-  liburing-dev liblz4-dev libxxhash-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  liburing-dev liblz4-dev libzip-dev libxxhash-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   linux-image-amd64 qemu-system-x86 busybox-static cpio

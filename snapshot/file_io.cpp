@@ -71,44 +71,6 @@ std::vector<std::byte> read_whole_file(const std::filesystem::path& file, uint64
   return data;
 }
 
-void fsync_directory(const std::filesystem::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw_errno("open", dir.string());
-  if (::fsync(fd.get()) != 0) throw_errno("fsync", dir.string());
-}
-
-void write_file_atomic(const std::filesystem::path& file, std::span<const std::byte> bytes) {
-  std::random_device rd;
-  auto tmp = file;
-  tmp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
-  {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd) throw_errno("open", tmp.string());
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int e = errno;
-        ::unlink(tmp.c_str());
-        throw_error_number(e, "write", tmp.string());
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) {
-      int e = errno;
-      ::unlink(tmp.c_str());
-      throw_error_number(e, "fsync", tmp.string());
-    }
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw_error_number(e, "rename", file.string());
-  }
-  fsync_directory(file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path());
-}
-
 FileHeader make_file_header(const char (&magic)[8], uint32_t header_bytes) {
   FileHeader h{};
   std::memcpy(h.magic, magic, 8);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/atomic_file.h"  // write_file_atomic, fsync_directory
 #include "snapshot/format.h"
 
 namespace thaw::snapshot {
@@ -29,10 +30,6 @@ Hash128 hash_from_hex(std::string_view hex, std::string_view what);
 // Reads the whole file. Throws thaw::Error if it is missing or larger than max_bytes,
 // SystemError on other I/O failures.
 std::vector<std::byte> read_whole_file(const std::filesystem::path& file, uint64_t max_bytes);
-// Writes `bytes` to a temp file beside `file`, fsyncs it, renames it over `file` and fsyncs
-// the directory: readers see the old file or the new one, never a torn one.
-void write_file_atomic(const std::filesystem::path& file, std::span<const std::byte> bytes);
-void fsync_directory(const std::filesystem::path& dir);
 
 FileHeader make_file_header(const char (&magic)[8], uint32_t header_bytes);
 // Throws thaw::Error naming `file` on a wrong magic, an unknown major version or a header

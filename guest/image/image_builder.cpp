@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 #include "guest/image/cpio_writer.h"
 #include "guest/image/guest_files.h"
@@ -72,16 +73,6 @@ void prepare_out_dir(const std::string& out) {
     fs::create_directories(out, ec);
     if (ec) throw SystemError("mkdir", out, ec.value());
   }
-}
-
-void write_file_atomically(const std::string& path, const std::string& content) {
-  auto tmp = path + ".tmp";
-  {
-    FileSink sink(tmp);
-    sink.write(std::as_bytes(std::span(content.data(), content.size())));
-    sink.close();
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename", tmp + " -> " + path);
 }
 
 // Bytecode for the runtime's and the function's modules, compiled by the guest's own
@@ -266,7 +257,7 @@ ImageBuildResult build_image(const ImageBuildOptions& options, const ProgressFn&
     config.kernel.copied = true;
   }
   config.image_id = config.compute_image_id();
-  write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
+  write_file_atomic(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
 
   result.config = config;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

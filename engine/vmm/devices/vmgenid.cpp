@@ -1,12 +1,11 @@
 #include "engine/vmm/devices/vmgenid.h"
 
-#include <sys/random.h>
-
 #include <atomic>
 #include <cstring>
 
 #include "base/byte_codec.h"
 #include "base/error.h"
+#include "base/random.h"
 #include "engine/vmm/kvm.h"
 
 namespace thaw::vmm {
@@ -24,15 +23,7 @@ VmGenId::VmGenId(int vm_fd, uint32_t slot, uint64_t gpa, uint32_t gsi)
 
 VmGenerationId VmGenId::random_id() {
   VmGenerationId id;
-  size_t got = 0;
-  while (got < id.size()) {
-    ssize_t n = ::getrandom(id.data() + got, id.size() - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("getrandom", "VM generation id");
-    }
-    got += static_cast<size_t>(n);
-  }
+  fill_random(std::as_writable_bytes(std::span(id)));
   return id;
 }
 

@@ -1,0 +1,438 @@
+// thaw::Engine's control plane: functions, $LATEST, published versions and aliases, as the
+// Lambda API defines them. Every change is written to the function's record before it returns.
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <set>
+
+#include "base/error.h"
+#include "engine/engine_impl.h"
+#include "guest/image/function_config.h"
+#include "restore-hooks/host_hooks.h"
+
+namespace thaw {
+using engine::AliasRecord;
+using engine::FunctionRecord;
+using engine::FunctionRef;
+using engine::QualifierKind;
+using engine::VersionRecord;
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(ErrorCode code, const std::string& what) { throw EngineError(code, what); }
+
+std::string now_iso8601() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  gmtime_r(&ts.tv_sec, &t);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", t.tm_year + 1900, t.tm_mon + 1,
+                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, int(ts.tv_nsec / 1000000));
+  return buf;
+}
+
+// Lambda's defaults filled in, and Lambda's rules checked (InvalidParameterValueException).
+FunctionSettings normalized(const std::string& name, FunctionSettings s) {
+  image::FunctionConfig f;
+  try {
+    f.runtime = image::parse_runtime(s.runtime);
+  } catch (const Error& e) {
+    fail(ErrorCode::kInvalidParameter, e.what());
+  }
+  if (s.handler.empty()) s.handler = std::string(image::FunctionConfig::default_handler(f.runtime));
+  if (s.memory_mb == 0) s.memory_mb = image::FunctionConfig::default_memory_mb(f.runtime);
+  if (s.timeout_s == 0) s.timeout_s = image::FunctionConfig::kDefaultTimeoutS;
+  f.name = name;
+  f.handler = s.handler;
+  f.memory_mb = s.memory_mb;
+  f.timeout_s = s.timeout_s;
+  f.environment = s.environment;
+  try {
+    f.validate();
+  } catch (const Error& e) {
+    fail(ErrorCode::kInvalidParameter, e.what());
+  }
+  if (s.description.size() > 256) fail(ErrorCode::kInvalidParameter, "description is longer than 256 characters");
+  return s;
+}
+
+void check_revision(const std::string& expected, const std::string& actual, const std::string& what) {
+  if (!expected.empty() && expected != actual)
+    fail(ErrorCode::kConflict, "the RevisionId given (" + expected + ") is not the current one of " + what + " (" +
+                                   actual + "): it changed since you read it");
+}
+
+void check_not_updating(const FunctionRecord& r) {
+  if (r.latest.last_update_status == LastUpdateStatus::kInProgress)
+    fail(ErrorCode::kConflict, "The operation cannot be performed at this time. An update is in progress for "
+                               "resource: " + r.name);
+}
+
+void check_alias_settings(const FunctionRecord& r, const AliasSettings& s) {
+  auto kind = engine::qualifier_kind(s.function_version);
+  if (kind != QualifierKind::kVersion && kind != QualifierKind::kLatest)
+    fail(ErrorCode::kInvalidParameter, "an alias points to a version number or $LATEST, not '" + s.function_version + "'");
+  if (!r.find_version(s.function_version))
+    fail(ErrorCode::kNotFound, "Function not found: " + r.name + ":" + s.function_version);
+  if (s.description.size() > 256) fail(ErrorCode::kInvalidParameter, "description is longer than 256 characters");
+  if (!s.routing) return;
+  const auto& rt = *s.routing;
+  if (kind == QualifierKind::kLatest)
+    fail(ErrorCode::kInvalidParameter, "an alias that points to $LATEST cannot route to an additional version");
+  if (engine::qualifier_kind(rt.version) != QualifierKind::kVersion || !r.find_version(rt.version))
+    fail(ErrorCode::kInvalidParameter, "the additional version '" + rt.version + "' is not a published version of " + r.name);
+  if (rt.version == s.function_version)
+    fail(ErrorCode::kInvalidParameter, "the additional version must differ from the alias's version");
+  if (!(rt.weight >= 0.0 && rt.weight <= 1.0))
+    fail(ErrorCode::kInvalidParameter, "an additional version's weight must be between 0.0 and 1.0");
+}
+
+}  // namespace
+
+FunctionRecord& Engine::Impl::record_of(const std::string& name) {
+  return const_cast<FunctionRecord&>(std::as_const(*this).record_of(name));
+}
+
+const FunctionRecord& Engine::Impl::record_of(const std::string& name) const {
+  auto it = records.find(name);
+  if (it == records.end())
+    fail(ErrorCode::kNotFound, "Function not found: " + engine::function_arn(options.region, options.account_id, name));
+  return it->second;
+}
+
+const VersionRecord& Engine::Impl::resolve(const FunctionRecord& r, const FunctionRef& ref) const {
+  std::string version = ref.qualifier.empty() ? std::string(engine::kLatest) : ref.qualifier;
+  if (ref.kind == QualifierKind::kAlias) {
+    auto it = r.aliases.find(ref.qualifier);
+    if (it == r.aliases.end())
+      fail(ErrorCode::kNotFound, "Function not found: " +
+                                     engine::function_arn(options.region, options.account_id, r.name, ref.qualifier));
+    version = it->second.function_version;
+  }
+  const VersionRecord* v = r.find_version(version);
+  if (!v)
+    fail(ErrorCode::kNotFound,
+         "Function not found: " + engine::function_arn(options.region, options.account_id, r.name, version));
+  return *v;
+}
+
+FunctionInfo Engine::Impl::info_of(const FunctionRecord& r, const VersionRecord& v) const {
+  FunctionInfo i;
+  i.name = r.name;
+  i.version = v.version;
+  i.arn = engine::function_arn(options.region, options.account_id, r.name,
+                               v.version == engine::kLatest ? std::string_view() : std::string_view(v.version));
+  i.settings = v.settings;
+  i.code_sha256 = engine::hex_to_base64(v.code_sha256_hex);
+  i.code_size = v.code_size;
+  i.revision_id = v.revision_id;
+  i.last_modified = v.last_modified;
+  i.state = v.state;
+  i.state_reason = v.state_reason;
+  i.state_reason_code = v.state_reason_code;
+  i.last_update_status = v.last_update_status;
+  i.snap_start_optimized = !v.snapshot.empty();
+  return i;
+}
+
+AliasInfo Engine::Impl::alias_info(const FunctionRecord& r, const AliasRecord& a) const {
+  return AliasInfo{a.name, engine::function_arn(options.region, options.account_id, r.name, a.name),
+                   a.function_version, a.description, a.revision_id, a.routing};
+}
+
+void Engine::Impl::persist(const FunctionRecord& r) {
+  try {
+    store.save(r);
+  } catch (const std::exception& e) {
+    fail(ErrorCode::kInternal, std::string("could not write the function record: ") + e.what());
+  }
+  changed.notify_all();
+}
+
+void Engine::Impl::references(std::set<std::string>& code_refs, std::set<std::string>& images,
+                              std::set<std::string>& snapshots) const {
+  auto add = [&](const VersionRecord& v) {
+    code_refs.insert(v.code_sha256_hex);
+    if (!v.image.empty()) images.insert(v.image);
+    if (!v.snapshot.empty()) snapshots.insert(v.snapshot);
+  };
+  for (const auto& [n, r] : records) {
+    add(r.latest);
+    for (const auto& [k, v] : r.versions) add(v);
+  }
+}
+
+void Engine::Impl::collect_garbage() {
+  std::set<std::string> code_refs, images, snapshots;
+  references(code_refs, images, snapshots);
+  code.remove_unreferenced(code_refs);
+  auto sweep = [](const fs::path& dir, const std::set<std::string>& keep) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (keep.count(e.path().filename().string())) continue;
+      std::error_code ignored;
+      fs::remove_all(e.path(), ignored);
+    }
+  };
+  sweep(builder.paths().images, images);
+  sweep(builder.paths().snapshots, snapshots);
+  sweep(builder.paths().work, {});
+}
+
+void Engine::Impl::release(const std::vector<VersionRecord>& gone) {
+  std::set<std::string> code_refs, images, snapshots;
+  references(code_refs, images, snapshots);
+  for (const auto& v : gone) {
+    std::error_code ec;
+    if (!code_refs.count(v.code_sha256_hex)) fs::remove(code.zip_path(v.code_sha256_hex), ec);
+    if (!v.image.empty() && !images.count(v.image)) fs::remove_all(builder.image_dir(v.image), ec);
+    if (!v.snapshot.empty() && !snapshots.count(v.snapshot)) fs::remove_all(builder.snapshot_dir(v.snapshot), ec);
+  }
+}
+
+FunctionInfo Engine::create_function(const std::string& name, const FunctionSettings& settings,
+                                     const FunctionCode& code) {
+  engine::check_function_name(name);
+  auto s = normalized(name, settings);
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->records.count(name))
+      fail(ErrorCode::kConflict, "Function already exist: " + name);
+  }
+  auto stored = impl_->code.put(code);  // outside the lock: zipping a tree takes a while
+  std::lock_guard lock(impl_->mu);
+  if (impl_->records.count(name)) fail(ErrorCode::kConflict, "Function already exist: " + name);
+  FunctionRecord r;
+  r.name = name;
+  r.latest.version = std::string(engine::kLatest);
+  r.latest.settings = s;
+  r.latest.code_sha256_hex = stored.sha256_hex;
+  r.latest.code_size = stored.size;
+  r.latest.revision_id = hooks::new_uuid_v4();
+  r.latest.last_modified = now_iso8601();
+  r.latest.state = FunctionState::kPending;
+  r.latest.state_reason = "The function is being created.";
+  r.latest.state_reason_code = "Creating";
+  r.latest.last_update_status = LastUpdateStatus::kInProgress;
+  impl_->persist(r);
+  auto& placed = impl_->records[name] = std::move(r);
+  impl_->enqueue(name, std::string(engine::kLatest));
+  return impl_->info_of(placed, placed.latest);
+}
+
+FunctionInfo Engine::get_function(const std::string& function, const std::string& qualifier) const {
+  auto ref = engine::parse_function_ref(function, qualifier);
+  std::lock_guard lock(impl_->mu);
+  const auto& r = impl_->record_of(ref.name);
+  return impl_->info_of(r, impl_->resolve(r, ref));
+}
+
+std::vector<FunctionInfo> Engine::list_functions() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<FunctionInfo> out;
+  for (const auto& [n, r] : impl_->records) out.push_back(impl_->info_of(r, r.latest));
+  return out;
+}
+
+std::vector<FunctionInfo> Engine::list_versions(const std::string& function) const {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  const auto& r = impl_->record_of(ref.name);
+  std::vector<FunctionInfo> out{impl_->info_of(r, r.latest)};
+  for (const auto& [k, v] : r.versions) out.push_back(impl_->info_of(r, v));
+  return out;
+}
+
+FunctionInfo Engine::update_function_code(const std::string& function, const FunctionCode& code,
+                                          const std::string& revision_id) {
+  auto ref = engine::parse_function_ref(function);
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->record_of(ref.name);
+  }
+  auto stored = impl_->code.put(code);
+  std::lock_guard lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  check_not_updating(r);
+  check_revision(revision_id, r.latest.revision_id, r.name);
+  FunctionRecord next = r;
+  next.latest.code_sha256_hex = stored.sha256_hex;
+  next.latest.code_size = stored.size;
+  next.latest.revision_id = hooks::new_uuid_v4();
+  next.latest.last_modified = now_iso8601();
+  next.latest.last_update_status = LastUpdateStatus::kInProgress;
+  impl_->persist(next);
+  r = std::move(next);
+  impl_->enqueue(r.name, std::string(engine::kLatest));
+  return impl_->info_of(r, r.latest);
+}
+
+FunctionInfo Engine::update_function_configuration(const std::string& function, const FunctionSettingsUpdate& u) {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  check_not_updating(r);
+  check_revision(u.revision_id.value_or(""), r.latest.revision_id, r.name);
+  FunctionSettings s = r.latest.settings;
+  if (u.runtime) s.runtime = *u.runtime;
+  if (u.handler) s.handler = *u.handler;
+  if (u.description) s.description = *u.description;
+  if (u.memory_mb) s.memory_mb = *u.memory_mb;
+  if (u.timeout_s) s.timeout_s = *u.timeout_s;
+  if (u.environment) s.environment = *u.environment;
+  if (u.snap_start) s.snap_start = *u.snap_start;
+  FunctionRecord next = r;
+  next.latest.settings = normalized(r.name, s);
+  next.latest.revision_id = hooks::new_uuid_v4();
+  next.latest.last_modified = now_iso8601();
+  next.latest.last_update_status = LastUpdateStatus::kInProgress;
+  impl_->persist(next);
+  r = std::move(next);
+  impl_->enqueue(r.name, std::string(engine::kLatest));
+  return impl_->info_of(r, r.latest);
+}
+
+FunctionInfo Engine::publish_version(const std::string& function, const std::string& description,
+                                     const std::string& code_sha256, const std::string& revision_id) {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  check_not_updating(r);
+  if (r.latest.state != FunctionState::kActive)
+    fail(ErrorCode::kConflict, "The operation cannot be performed at this time. The function is " +
+                                   std::string(to_string(r.latest.state)) + ": " + r.latest.state_reason);
+  check_revision(revision_id, r.latest.revision_id, r.name);
+  if (!code_sha256.empty() && code_sha256 != engine::hex_to_base64(r.latest.code_sha256_hex))
+    fail(ErrorCode::kInvalidParameter, "CodeSha256 " + code_sha256 + " does not match the code of $LATEST (" +
+                                           engine::hex_to_base64(r.latest.code_sha256_hex) + ")");
+  if (!r.versions.empty() && r.versions.rbegin()->second.same_code_and_settings(r.latest))
+    return impl_->info_of(r, r.versions.rbegin()->second);
+  FunctionRecord next = r;
+  unsigned n = ++next.last_version;
+  VersionRecord v = r.latest;
+  v.version = std::to_string(n);
+  if (!description.empty()) v.settings.description = description;
+  v.revision_id = hooks::new_uuid_v4();
+  v.last_modified = now_iso8601();
+  v.snapshot.clear();
+  bool snap_start = v.settings.snap_start == SnapStartApplyOn::kPublishedVersions;
+  v.state = snap_start ? FunctionState::kPending : FunctionState::kActive;
+  v.state_reason = snap_start ? "The version is being optimized (SnapStart: INIT and snapshot)." : "";
+  v.state_reason_code = snap_start ? "Creating" : "";
+  v.last_update_status = snap_start ? LastUpdateStatus::kInProgress : LastUpdateStatus::kSuccessful;
+  next.versions.emplace(n, v);
+  impl_->persist(next);
+  r = std::move(next);
+  if (snap_start) impl_->enqueue(r.name, v.version);
+  return impl_->info_of(r, r.versions.at(n));
+}
+
+void Engine::delete_function(const std::string& function, const std::string& qualifier) {
+  auto ref = engine::parse_function_ref(function, qualifier);
+  std::unique_lock lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  if (ref.kind == QualifierKind::kLatest)
+    fail(ErrorCode::kInvalidParameter, "$LATEST version cannot be deleted without deleting the function.");
+  if (ref.kind == QualifierKind::kAlias)
+    fail(ErrorCode::kInvalidParameter, "an alias is deleted with DeleteAlias, not DeleteFunction");
+  if (ref.kind == QualifierKind::kVersion) {
+    unsigned n = unsigned(std::stoul(ref.qualifier));
+    if (!r.versions.count(n)) fail(ErrorCode::kNotFound, "Function not found: " + r.name + ":" + ref.qualifier);
+    for (const auto& [an, a] : r.aliases)
+      if (a.function_version == ref.qualifier || (a.routing && a.routing->version == ref.qualifier))
+        fail(ErrorCode::kConflict, "Unable to delete version " + ref.qualifier + " because the alias " + an +
+                                       " points to it");
+    FunctionRecord next = r;
+    std::vector<VersionRecord> gone{next.versions.at(n)};
+    next.versions.erase(n);
+    impl_->persist(next);
+    r = std::move(next);
+    impl_->pool.retire(ref.name + "/" + ref.qualifier + "/");
+    impl_->release(gone);
+  } else {
+    std::vector<VersionRecord> gone{r.latest};
+    for (const auto& [k, v] : r.versions) gone.push_back(v);
+    try {
+      impl_->store.remove(ref.name);
+    } catch (const std::exception& e) {
+      fail(ErrorCode::kInternal, std::string("could not delete the function record: ") + e.what());
+    }
+    impl_->records.erase(ref.name);
+    impl_->changed.notify_all();
+    impl_->pool.retire(ref.name + "/");
+    impl_->release(gone);
+  }
+}
+
+AliasInfo Engine::create_alias(const std::string& function, const std::string& alias, const AliasSettings& s) {
+  auto ref = engine::parse_function_ref(function);
+  engine::check_alias_name(alias);
+  std::lock_guard lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  if (r.aliases.count(alias))
+    fail(ErrorCode::kConflict, "Alias already exists: " +
+                                   engine::function_arn(impl_->options.region, impl_->options.account_id, r.name, alias));
+  check_alias_settings(r, s);
+  FunctionRecord next = r;
+  AliasRecord a{alias, s.function_version, s.description, hooks::new_uuid_v4(), s.routing};
+  next.aliases.emplace(alias, a);
+  impl_->persist(next);
+  r = std::move(next);
+  return impl_->alias_info(r, a);
+}
+
+AliasInfo Engine::update_alias(const std::string& function, const std::string& alias, const AliasSettings& s,
+                               const std::string& revision_id) {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  auto it = r.aliases.find(alias);
+  if (it == r.aliases.end())
+    fail(ErrorCode::kNotFound, "Alias not found: " +
+                                   engine::function_arn(impl_->options.region, impl_->options.account_id, r.name, alias));
+  check_revision(revision_id, it->second.revision_id, r.name + ":" + alias);
+  check_alias_settings(r, s);
+  FunctionRecord next = r;
+  AliasRecord a{alias, s.function_version, s.description, hooks::new_uuid_v4(), s.routing};
+  next.aliases[alias] = a;
+  impl_->persist(next);
+  r = std::move(next);
+  impl_->alias_invocations.erase(r.name + ":" + alias);  // the split starts over with the new weights
+  return impl_->alias_info(r, a);
+}
+
+AliasInfo Engine::get_alias(const std::string& function, const std::string& alias) const {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  const auto& r = impl_->record_of(ref.name);
+  auto it = r.aliases.find(alias);
+  if (it == r.aliases.end())
+    fail(ErrorCode::kNotFound, "Alias not found: " +
+                                   engine::function_arn(impl_->options.region, impl_->options.account_id, r.name, alias));
+  return impl_->alias_info(r, it->second);
+}
+
+std::vector<AliasInfo> Engine::list_aliases(const std::string& function) const {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  const auto& r = impl_->record_of(ref.name);
+  std::vector<AliasInfo> out;
+  for (const auto& [n, a] : r.aliases) out.push_back(impl_->alias_info(r, a));
+  return out;
+}
+
+void Engine::delete_alias(const std::string& function, const std::string& alias) {
+  auto ref = engine::parse_function_ref(function);
+  std::lock_guard lock(impl_->mu);
+  auto& r = impl_->record_of(ref.name);
+  if (!r.aliases.count(alias)) return;  // Lambda: deleting a missing alias succeeds
+  FunctionRecord next = r;
+  next.aliases.erase(alias);
+  impl_->persist(next);
+  r = std::move(next);
+  impl_->alias_invocations.erase(r.name + ":" + alias);
+}
+
+}  // namespace thaw

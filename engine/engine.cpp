@@ -1,0 +1,143 @@
+// thaw::Engine: construction (the data directory, the records, the background worker), the
+// waits and statistics, and shutdown. The control plane is in control_plane.cpp, invocations
+// in engine_invoke.cpp, background builds in engine_background.cpp.
+#include "thaw/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+#include "base/error.h"
+#include "engine/engine_impl.h"
+#include "engine/guest_paths.h"
+#include "engine/qualifier.h"
+
+namespace thaw {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path default_data_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "thaw";
+  if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local/share/thaw";
+  throw EngineError(ErrorCode::kInvalidParameter, "no data directory: set EngineOptions::data_dir (or HOME)");
+}
+
+fs::path prepared_data_dir(const EngineOptions& o) {
+  fs::path d = o.data_dir.empty() ? default_data_dir() : fs::path(o.data_dir);
+  std::error_code ec;
+  fs::create_directories(d, ec);
+  if (ec) throw EngineError(ErrorCode::kInvalidParameter, "cannot create the data directory " + d.string() + ": " + ec.message());
+  return fs::absolute(d);
+}
+
+engine::ArtifactPaths artifact_paths(const fs::path& data, const EngineOptions& o) {
+  auto guest = engine::find_guest_paths(o.guest_agent, o.runtimes_dir);
+  return {data / "images", data / "snapshots", data / "chunks", data / "work", guest.agent, guest.runtimes_dir, o.kernel};
+}
+
+}  // namespace
+
+Engine::Impl::Impl(EngineOptions o)
+    : options(std::move(o)),
+      data(prepared_data_dir(options)),
+      store(data / "functions"),
+      code(data / "code"),
+      builder(artifact_paths(data, options), code),
+      pool(options.idle_timeout),
+      data_text(data.string()) {
+  records = store.load_all();
+  collect_garbage();
+  // Work a previous engine did not finish (it was stopped or killed mid-build) starts over.
+  for (const auto& [name, r] : records) {
+    if (r.latest.last_update_status == LastUpdateStatus::kInProgress) enqueue(name, r.latest.version);
+    for (const auto& [n, v] : r.versions)
+      if (v.state == FunctionState::kPending) enqueue(name, v.version);
+  }
+  for (unsigned i = 0; i < options.build_workers; ++i) workers.emplace_back([this] { worker_loop(); });
+  spdlog::debug("engine: {} function(s) in {}", records.size(), data.string());
+}
+
+Engine::Impl::~Impl() {
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  changed.notify_all();
+  for (auto& w : workers)
+    if (w.joinable()) w.join();
+}
+
+Engine::Engine(EngineOptions options) {
+  try {
+    impl_ = std::make_unique<Impl>(std::move(options));
+  } catch (const EngineError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw EngineError(ErrorCode::kInternal, std::string("cannot open the engine's data directory: ") + e.what());
+  }
+}
+
+Engine::~Engine() {
+  try {
+    shutdown();
+  } catch (const std::exception& e) {
+    spdlog::warn("engine shutdown: {}", e.what());
+  }
+}
+
+const std::string& Engine::data_dir() const { return impl_->data_text; }
+
+FunctionInfo Engine::wait_until_ready(const std::string& function, const std::string& qualifier,
+                                      std::chrono::milliseconds timeout) const {
+  auto ref = engine::parse_function_ref(function, qualifier);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(impl_->mu);
+  for (;;) {
+    const auto& r = impl_->record_of(ref.name);
+    const auto& v = impl_->resolve(r, ref);
+    if (v.state == FunctionState::kFailed)
+      throw EngineError(ErrorCode::kSandboxError, r.name + ":" + v.version + " failed: " + v.state_reason);
+    if (v.state == FunctionState::kActive && v.last_update_status != LastUpdateStatus::kInProgress)
+      return impl_->info_of(r, v);
+    if (impl_->changed.wait_until(lock, deadline) == std::cv_status::timeout &&
+        std::chrono::steady_clock::now() >= deadline)
+      throw EngineError(ErrorCode::kNotReady, r.name + ":" + v.version + " is still " +
+                                                  std::string(to_string(v.state)) + " after " +
+                                                  std::to_string(timeout.count()) + " ms: " + v.state_reason);
+  }
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  {
+    std::lock_guard lock(impl_->mu);
+    s.functions = unsigned(impl_->records.size());
+    for (const auto& [n, r] : impl_->records) s.versions += 1 + unsigned(r.versions.size());
+  }
+  s.sandboxes_idle = impl_->pool.idle_count();
+  s.sandboxes_busy = impl_->busy.load();
+  s.sandboxes_started_cold = impl_->started_cold.load();
+  s.sandboxes_restored = impl_->restored.load();
+  s.sandboxes_reused = impl_->reused.load();
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(impl_->builder.paths().chunks, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) s.chunk_store_bytes += it->file_size(ec);
+  return s;
+}
+
+void Engine::shutdown(std::chrono::milliseconds drain) {
+  if (!impl_ || impl_->draining.exchange(true)) return;
+  {
+    std::unique_lock lock(impl_->mu);
+    impl_->changed.wait_for(lock, drain, [&] { return impl_->busy.load() == 0; });
+    impl_->stopping = true;
+  }
+  impl_->changed.notify_all();
+  for (auto& w : impl_->workers)
+    if (w.joinable()) w.join();
+  impl_->pool.shutdown_all();
+}
+
+}  // namespace thaw

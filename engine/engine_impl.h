@@ -1,0 +1,79 @@
+#pragma once
+// Engine::Impl: the state behind thaw::Engine, shared by its files: control_plane.cpp
+// (functions, versions, aliases), engine_invoke.cpp (invocations and the pool),
+// engine_background.cpp (image builds and snapshots off the caller's thread) and engine.cpp.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/artifact_builder.h"
+#include "engine/code_store.h"
+#include "engine/function_store.h"
+#include "engine/qualifier.h"
+#include "engine/sandbox_pool.h"
+#include "thaw/engine.h"
+
+namespace thaw {
+
+struct Engine::Impl {
+  explicit Impl(EngineOptions o);
+  ~Impl();
+
+  EngineOptions options;
+  std::filesystem::path data;
+  engine::FunctionStore store;
+  engine::CodeStore code;
+  engine::ArtifactBuilder builder;
+
+  // Guards records, alias counters and the job queue; `changed` is notified on every change
+  // of a version's state (wait_until_ready waits on it) and of the queue.
+  mutable std::mutex mu;
+  mutable std::condition_variable changed;
+  std::map<std::string, engine::FunctionRecord> records;
+  std::map<std::string, uint64_t> alias_invocations;  // "name:alias" -> invocations routed so far
+
+  engine::SandboxPool pool;
+  std::string data_text;
+  std::atomic<unsigned> busy{0};
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> started_cold{0}, restored{0}, reused{0};
+
+  std::deque<std::pair<std::string, std::string>> jobs;  // (function, version) to build
+  bool stopping = false;
+  std::vector<std::thread> workers;
+
+  // control_plane.cpp (callers hold mu)
+  engine::FunctionRecord& record_of(const std::string& name);
+  const engine::FunctionRecord& record_of(const std::string& name) const;
+  const engine::VersionRecord& resolve(const engine::FunctionRecord& r, const engine::FunctionRef& ref) const;
+  FunctionInfo info_of(const engine::FunctionRecord& r, const engine::VersionRecord& v) const;
+  AliasInfo alias_info(const engine::FunctionRecord& r, const engine::AliasRecord& a) const;
+  void persist(const engine::FunctionRecord& r);
+  void references(std::set<std::string>& code_refs, std::set<std::string>& images,
+                  std::set<std::string>& snapshots) const;
+  // At start-up: deletes the code, images and snapshots no record refers to, and what
+  // interrupted builds left.
+  void collect_garbage();
+  // After a delete: the artifacts of `gone` that no remaining record refers to.
+  void release(const std::vector<engine::VersionRecord>& gone);
+
+  // engine_background.cpp
+  void enqueue(const std::string& name, const std::string& version);  // caller holds mu
+  void worker_loop();
+  void run_job(const std::string& name, const std::string& version);
+
+  // engine_invoke.cpp
+  engine::SandboxOptions sandbox_options(const std::string& name, const engine::VersionRecord& v) const;
+  static std::string pool_key(const std::string& name, const engine::VersionRecord& v);
+  // Whether `key` still names the current artifact of its version (so its sandbox may be reused).
+  bool key_is_current(const std::string& name, const std::string& version, const std::string& key) const;
+};
+
+}  // namespace thaw

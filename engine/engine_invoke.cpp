@@ -1,0 +1,182 @@
+// thaw::Engine's invocations: resolve the qualifier (aliases route by weight), lease a warm
+// sandbox or make one (restored from the version's snapshot, or cold-started), run the
+// invocation, and give the sandbox back to the pool if it is still good.
+#include <spdlog/spdlog.h>
+
+#include "base/error.h"
+#include "engine/alias_router.h"
+#include "engine/engine_impl.h"
+#include "restore-hooks/host_hooks.h"
+
+#include <nlohmann/json.hpp>
+
+namespace thaw {
+using engine::FunctionRecord;
+using engine::QualifierKind;
+using engine::VersionRecord;
+
+namespace {
+
+constexpr size_t kMaxSyncPayload = 6 * 1024 * 1024;
+
+void not_ready(const FunctionRecord& r, const VersionRecord& v) {
+  if (v.state == FunctionState::kFailed)
+    throw EngineError(ErrorCode::kNotReady, "The function " + r.name + ":" + v.version +
+                                                " is Failed and cannot be invoked: " + v.state_reason);
+  if (v.state != FunctionState::kActive) {
+    if (v.settings.snap_start == SnapStartApplyOn::kPublishedVersions && v.version != engine::kLatest)
+      throw EngineError(ErrorCode::kSnapStartNotReady,
+                        "Lambda is initializing your function " + r.name + ":" + v.version +
+                            ". It will be ready to invoke once SnapStart has taken its snapshot.");
+    throw EngineError(ErrorCode::kNotReady, "The function " + r.name + ":" + v.version +
+                                                " is Pending: its image is being built. Try again shortly.");
+  }
+}
+
+InvokeReport report_of(const engine::InvocationReport& r) {
+  InvokeReport out;
+  out.duration_ms = r.duration_ms;
+  out.billed_duration_ms = engine::billed_ms(r.duration_ms);
+  out.memory_size_mb = r.memory_size_mb;
+  out.max_memory_used_mb = (r.max_memory_used_bytes + (1 << 20) - 1) >> 20;
+  switch (r.start.kind) {
+    case engine::StartInfo::Kind::kWarm: out.start = StartKind::kWarm; break;
+    case engine::StartInfo::Kind::kCold:
+      out.start = StartKind::kCold;
+      out.init_duration_ms = r.start.init_ms;
+      break;
+    case engine::StartInfo::Kind::kRestored:
+      out.start = StartKind::kRestored;
+      out.restore_duration_ms = r.start.restore_ms;
+      out.billed_restore_duration_ms = engine::billed_ms(r.start.billed_restore_ms);
+      break;
+  }
+  return out;
+}
+
+// An invocation that never reached a sandbox because none could be made: Lambda reports INIT
+// failures of on-demand sandboxes as the invocation's function error.
+InvokeResult failed_start(const engine::SandboxError& e, const std::string& version, const std::string& id) {
+  InvokeResult r;
+  r.function_error = "Unhandled";
+  r.error_type = e.error_type();
+  r.payload = !e.body().empty() ? e.body()
+                                : nlohmann::json{{"errorType", e.error_type()}, {"errorMessage", e.what()}}.dump();
+  r.executed_version = version;
+  r.request_id = id;
+  return r;
+}
+
+}  // namespace
+
+std::string Engine::Impl::pool_key(const std::string& name, const VersionRecord& v) {
+  return name + "/" + v.version + "/" + (v.snapshot.empty() ? v.image : v.snapshot) + "/";
+}
+
+bool Engine::Impl::key_is_current(const std::string& name, const std::string& version, const std::string& key) const {
+  auto it = records.find(name);
+  if (it == records.end()) return false;
+  const VersionRecord* v = it->second.find_version(version);
+  return v && pool_key(name, *v) == key;
+}
+
+engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, const VersionRecord& v) const {
+  engine::SandboxOptions o;
+  o.region = options.region;
+  o.account_id = options.account_id;
+  o.function_version = v.version;
+  o.boot_allowance = options.boot_allowance;
+  o.console = [name](std::string_view line) { spdlog::debug("[{} console] {}", name, line); };
+  o.log = [this, name, version = v.version](std::string_view line) {
+    if (options.on_log) options.on_log(LogEvent{name, version, {}, std::string(line)});
+  };
+  return o;
+}
+
+InvokeResult Engine::invoke(const InvokeRequest& request) {
+  auto ref = engine::parse_function_ref(request.function, request.qualifier);
+  if (impl_->draining) throw EngineError(ErrorCode::kThrottled, "the engine is shutting down");
+  if (request.payload.size() > kMaxSyncPayload)
+    throw EngineError(ErrorCode::kTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
+  VersionRecord v;
+  {
+    std::lock_guard lock(impl_->mu);
+    const auto& r = impl_->record_of(ref.name);
+    v = impl_->resolve(r, ref);
+    if (ref.kind == QualifierKind::kAlias) {
+      const auto& alias = r.aliases.at(ref.qualifier);
+      if (alias.routing) {
+        uint64_t n = impl_->alias_invocations[r.name + ":" + alias.name]++;
+        if (engine::routes_to_additional(n, engine::weight_millionths(alias.routing->weight)))
+          v = *r.find_version(alias.routing->version);
+      }
+    }
+    not_ready(r, v);
+  }
+  std::string key = Impl::pool_key(ref.name, v);
+  std::string id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
+  ++impl_->busy;
+  struct BusyGuard {
+    Impl* impl;
+    ~BusyGuard() {
+      --impl->busy;
+      impl->changed.notify_all();
+    }
+  } busy_guard{impl_.get()};
+
+  auto leased = impl_->pool.take(key);
+  if (leased) {
+    ++impl_->reused;
+    leased->log->begin_invocation(id);
+  } else {
+    leased = std::make_unique<engine::PooledSandbox>();
+    leased->log = std::make_shared<engine::LogRoute>(
+        ref.name, v.version,
+        [this](const std::string& fn, const std::string& ver, const std::string& rid, std::string_view line) {
+          if (impl_->options.on_log) impl_->options.on_log(LogEvent{fn, ver, rid, std::string(line)});
+        });
+    auto options = impl_->sandbox_options(ref.name, v);
+    options.log = [route = leased->log](std::string_view line) { route->emit(line); };
+    leased->log->begin_invocation(id);
+    try {
+      if (!v.snapshot.empty()) {
+        leased->sandbox = engine::Sandbox::restore(impl_->builder.snapshot_dir(v.snapshot).string(), std::move(options));
+        ++impl_->restored;
+      } else {
+        leased->sandbox = engine::Sandbox::cold_start(impl_->builder.image_dir(v.image).string(), std::move(options));
+        ++impl_->started_cold;
+      }
+    } catch (const engine::SandboxError& e) {
+      auto r = failed_start(e, v.version, id);
+      r.log_lines = leased->log->end_invocation();
+      return r;
+    } catch (const std::exception& e) {
+      throw EngineError(ErrorCode::kSandboxError, "no sandbox could be started for " + ref.name + ":" + v.version +
+                                                      ": " + e.what());
+    }
+  }
+  engine::InvokeRequest sr;
+  sr.payload = request.payload;
+  sr.request_id = id;
+  sr.client_context = request.client_context;
+  auto out = leased->sandbox->invoke(sr);
+  ++leased->invocations;
+
+  InvokeResult r;
+  r.payload = std::move(out.body);
+  r.error_type = out.error_type;
+  if (out.status != engine::InvokeResult::Status::kSuccess) r.function_error = "Unhandled";
+  r.executed_version = v.version;
+  r.request_id = id;
+  r.report = report_of(out.report);
+  r.log_lines = leased->log->end_invocation();
+  bool keep;
+  {
+    std::lock_guard lock(impl_->mu);
+    keep = impl_->key_is_current(ref.name, v.version, key);
+  }
+  impl_->pool.give_back(key, std::move(leased), keep);
+  return r;
+}
+
+}  // namespace thaw

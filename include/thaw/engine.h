@@ -1,0 +1,108 @@
+#pragma once
+// thaw::Engine: functions, their versions and aliases, kept in a data directory that survives
+// restarts; SnapStart snapshots taken when a version is published; and a pool of sandboxes
+// (one microVM each) reused warm, restored from a snapshot or cold-started as invocations need.
+//
+// Thread-safe: any number of threads may call any method at once. Invocations run in parallel
+// in separate sandboxes; one sandbox runs one invocation at a time. Control-plane calls return
+// as soon as the change is durable; building an image or taking a snapshot continues in the
+// background (the version is Pending until it is Active or Failed: see wait_until_ready).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "thaw/error.h"
+#include "thaw/function.h"
+#include "thaw/invoke.h"
+
+namespace thaw {
+
+struct EngineOptions {
+  // Where functions, code, images and snapshots live. Empty: $XDG_DATA_HOME/thaw, else
+  // ~/.local/share/thaw.
+  std::string data_dir{};
+  // Guest files. Empty: found next to the installed engine (PREFIX/lib/thaw/thaw-agent and
+  // PREFIX/share/thaw/runtimes), or in the build tree the engine was built in.
+  std::string guest_agent{};
+  std::string runtimes_dir{};
+  std::string kernel{};  // the guest kernel; empty: the newest /boot/vmlinuz-*
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  // Idle sandboxes are shut down after this long without an invocation (plus up to 10 %
+  // jitter, as Lambda spreads its reaping). Zero: never.
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+  // Time allowed for a guest kernel and its agent to come up, on top of INIT's budget.
+  std::chrono::milliseconds boot_allowance = std::chrono::seconds(120);
+  // Threads that build images and take snapshots. 0: none; versions stay Pending until an
+  // engine with builders opens the data directory (a control-plane-only engine, such as the
+  // CLI's read-only commands).
+  unsigned build_workers = 1;
+  // Every function log line (also START/END/REPORT); called from the engine's threads.
+  std::function<void(const LogEvent&)> on_log{};
+};
+
+struct EngineStats {
+  unsigned functions = 0, versions = 0;
+  unsigned sandboxes_idle = 0, sandboxes_busy = 0;
+  uint64_t sandboxes_started_cold = 0, sandboxes_restored = 0, sandboxes_reused = 0;
+  // The shared chunk store of all snapshots: bytes on disk, and what the snapshots would take
+  // if each stored its own chunks.
+  uint64_t chunk_store_bytes = 0, snapshot_referenced_bytes = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();  // shutdown() with its default deadline
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Control plane. `function` is a name or an ARN; `qualifier` a version or alias (or empty).
+  FunctionInfo create_function(const std::string& name, const FunctionSettings& settings, const FunctionCode& code);
+  FunctionInfo get_function(const std::string& function, const std::string& qualifier = {}) const;
+  std::vector<FunctionInfo> list_functions() const;  // $LATEST of each, by name
+  std::vector<FunctionInfo> list_versions(const std::string& function) const;  // $LATEST first
+  FunctionInfo update_function_code(const std::string& function, const FunctionCode& code,
+                                    const std::string& revision_id = {});
+  FunctionInfo update_function_configuration(const std::string& function, const FunctionSettingsUpdate& update);
+  // Publishes $LATEST as the next version; unchanged code and configuration return the last
+  // published version instead. `code_sha256`/`revision_id`, when set, must match $LATEST's.
+  FunctionInfo publish_version(const std::string& function, const std::string& description = {},
+                               const std::string& code_sha256 = {}, const std::string& revision_id = {});
+  // The whole function (empty qualifier) or one published version.
+  void delete_function(const std::string& function, const std::string& qualifier = {});
+
+  AliasInfo create_alias(const std::string& function, const std::string& alias, const AliasSettings& settings);
+  AliasInfo update_alias(const std::string& function, const std::string& alias, const AliasSettings& settings,
+                         const std::string& revision_id = {});
+  AliasInfo get_alias(const std::string& function, const std::string& alias) const;
+  std::vector<AliasInfo> list_aliases(const std::string& function) const;
+  void delete_alias(const std::string& function, const std::string& alias);
+
+  // Blocks until the version the qualifier names is Active (returned) or Failed (EngineError
+  // kSandboxError with the reason), or throws kNotReady after `timeout`.
+  FunctionInfo wait_until_ready(const std::string& function, const std::string& qualifier = {},
+                                std::chrono::milliseconds timeout = std::chrono::minutes(10)) const;
+
+  // Runs one invocation. Throws EngineError for what Lambda answers with an exception (not
+  // found, not ready, too large, ...); a function that fails returns normally with
+  // function_error set.
+  InvokeResult invoke(const InvokeRequest& request);
+
+  EngineStats stats() const;
+  const std::string& data_dir() const;
+
+  // Stops taking invocations, lets running ones finish (up to `drain`), and shuts every
+  // sandbox down (SHUTDOWN phase). Idempotent.
+  void shutdown(std::chrono::milliseconds drain = std::chrono::seconds(30));
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_{};
+};
+
+}  // namespace thaw

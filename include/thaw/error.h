@@ -1,0 +1,35 @@
+#pragma once
+// Errors thaw::Engine reports. Each code a caller must tell apart maps one to one onto an
+// exception of the AWS Lambda API (lambda_exception_name), which `thaw serve` returns.
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace thaw {
+
+enum class ErrorCode {
+  kNotFound,          // ResourceNotFoundException (404): no such function, version or alias
+  kNotReady,          // ResourceNotReadyException (502): the function's image is still building
+  kSnapStartNotReady, // SnapStartNotReadyException (409): the version's snapshot is being taken
+  kInvalidParameter,  // InvalidParameterValueException (400)
+  kConflict,          // ResourceConflictException (409): exists already, or a RevisionId/CodeSha256 mismatch
+  kTooLarge,          // RequestTooLargeException (413): payload or code over Lambda's limits
+  kThrottled,         // TooManyRequestsException (429)
+  kFunctionError,     // the function failed: X-Amz-Function-Error (reported in InvokeResult, not thrown)
+  kSandboxError,      // ServiceException (500): no sandbox could be made (VMM, restore or boot failed)
+  kInternal,          // ServiceException (500): a bug or an I/O failure of the engine itself
+};
+
+std::string_view lambda_exception_name(ErrorCode code);
+int http_status(ErrorCode code);
+
+class EngineError : public std::runtime_error {
+ public:
+  EngineError(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+}  // namespace thaw
