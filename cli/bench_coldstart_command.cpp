@@ -21,6 +21,7 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "engine/guest_paths.h"
 #include "engine/sandbox.h"
 #include "guest/image/function_config.h"
 #include "guest/image/image_builder.h"
@@ -95,10 +96,11 @@ void build_test_image(const TestImage& t, const std::string& out) {
   o.function.memory_mb = t.memory_mb ? t.memory_mb : FunctionConfig::default_memory_mb(o.function.runtime);
   o.function.timeout_s = FunctionConfig::kDefaultTimeoutS;
   o.function.init_timeout_s = t.init_timeout_s;
-  o.code_dir = std::string(THAW_EXAMPLES_DIR) + "/" + t.name;
+  o.code_dir = installed_or_built(THAW_INSTALL_DATADIR "/thaw/examples", THAW_EXAMPLES_DIR) + "/" + t.name;
   o.out_dir = out;
-  o.agent_path = THAW_GUEST_AGENT_PATH;
-  o.runtimes_dir = THAW_GUEST_RUNTIMES_DIR;
+  auto guest = engine::find_guest_paths("", "");
+  o.agent_path = guest.agent;
+  o.runtimes_dir = guest.runtimes_dir;
   progress("building the missing image " + out + " from " + o.code_dir);
   try {
     auto r = image::build_image(o, [](std::string_view line) { spdlog::debug("image: {}", line); });

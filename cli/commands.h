@@ -19,11 +19,24 @@ struct Command {
   bool needs_kvm = false;
   std::function<int()> run;
   std::function<void()> prepare = {};
+  // Where set, decides after parsing whether this run needs KVM (instead of needs_kvm).
+  std::function<bool()> needs_kvm_now = {};
+  // Uses the engine's data directory: exported writable to the emulated KVM host.
+  bool uses_data_dir = false;
 };
 
 // The directory of the running thaw: the build directory, which holds what some commands
 // default to (the test initramfs, the test images).
 inline std::filesystem::path exe_dir() { return std::filesystem::read_symlink("/proc/self/exe").parent_path(); }
+
+// A file thaw installs at PREFIX/`relative` (PREFIX: two levels above the running thaw), when
+// this thaw is an installed one; else `built`, its place in the source or build tree.
+inline std::string installed_or_built(const std::string& relative, const std::string& built) {
+  auto installed = exe_dir().parent_path() / relative;
+  std::error_code ec;
+  if (!exe_dir().string().starts_with(THAW_BUILD_DIR) && std::filesystem::exists(installed, ec)) return installed.string();
+  return built;
+}
 
 // `thaw bench`, the parent of the benchmark subcommands: created by whichever asks first.
 inline CLI::App* bench_group(CLI::App& app) {
@@ -43,5 +56,7 @@ Command add_bench_coldstart_command(CLI::App& app);  // engine/: thaw bench cold
 Command add_image_command(CLI::App& app);    // guest/image/: thaw image build
 Command add_invoke_command(CLI::App& app);   // engine/: thaw invoke (cold start or restore, invocations; needs KVM)
 Command add_snapshot_command(CLI::App& app);  // engine/: thaw snapshot (SnapStart INIT + snapshot; needs KVM)
+// thaw function create|update-code|update-config|publish|list|get|delete|alias ...: the engine's control plane.
+std::vector<Command> add_function_commands(CLI::App& app);
 
 }  // namespace thaw::cli

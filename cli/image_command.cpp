@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "engine/guest_paths.h"
 #include "guest/image/function_config.h"
 #include "guest/image/image_builder.h"
 
@@ -15,7 +16,7 @@ namespace {
 
 struct ImageBuildArgs {
   std::string runtime;
-  std::string code, out, handler, name, kernel, agent = THAW_GUEST_AGENT_PATH;
+  std::string code, out, handler, name, kernel, agent;  // agent: empty = the installed or built one
   unsigned memory_mb = 0;  // 0: the runtime's default
   unsigned timeout_s = image::FunctionConfig::kDefaultTimeoutS;
   unsigned init_timeout_s = image::FunctionConfig::kDefaultInitTimeoutS;
@@ -42,8 +43,9 @@ int run_image_build(const ImageBuildArgs& a) {
   o.out_dir = a.out;
   o.kernel_path = a.kernel;
   o.copy_kernel = a.copy_kernel;
-  o.agent_path = a.agent;
-  o.runtimes_dir = THAW_GUEST_RUNTIMES_DIR;
+  auto guest = engine::find_guest_paths(a.agent, "");
+  o.agent_path = guest.agent;
+  o.runtimes_dir = guest.runtimes_dir;
   o.precompile = !a.no_precompile;
 
   auto result = image::build_image(o, [](std::string_view line) {
@@ -86,7 +88,7 @@ Command add_image_command(CLI::App& app) {
   build->add_option("--name", a->name, "function name (default: the code directory's name)");
   build->add_option("--kernel", a->kernel, "guest kernel (default: the newest /boot/vmlinuz-*)");
   build->add_flag("--copy-kernel", a->copy_kernel, "copy the kernel into the image instead of referencing it");
-  build->add_option("--agent", a->agent, "guest agent binary, becomes /init")->capture_default_str();
+  build->add_option("--agent", a->agent, "guest agent binary, becomes /init (default: the installed one, or the build tree's)");
   build->add_flag("--no-precompile", a->no_precompile, "do not precompile the Python bytecode of the runtime and code");
   return {image, false, [a]() { return run_image_build(*a); }};
 }

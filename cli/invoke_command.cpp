@@ -1,7 +1,9 @@
-// thaw invoke IMAGE|SNAPSHOT [--payload JSON|@FILE]: a cold start of the function (boot, INIT)
-// or a restore of its snapshot (thaw snapshot), then the invocations, then SHUTDOWN. Responses
-// go to stdout; the function's logs and the START / END / REPORT lines go to stderr, as Lambda
-// writes them to its log stream.
+// thaw invoke NAME[:QUALIFIER] [--payload JSON|@FILE]: an invocation through the engine (a
+// function of the data directory: its pool, its versions' snapshots, its aliases).
+// thaw invoke IMAGE|SNAPSHOT: for experiments, a cold start of an image directory (boot, INIT)
+// or a restore of a snapshot directory (thaw snapshot), then the invocations, then SHUTDOWN.
+// Responses go to stdout; the function's logs and the START / END / REPORT lines go to
+// stderr, as Lambda writes them to its log stream.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +16,9 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/global_options.h"
 #include "engine/sandbox.h"
+#include "thaw/engine.h"
 
 namespace thaw::cli {
 namespace {
@@ -27,6 +31,7 @@ struct InvokeArgs {
   unsigned count = 1;
   bool no_prefetch = false;
   bool skip_entropy = false;
+  bool json = false;
 };
 
 bool is_snapshot(const std::string& dir) { return std::filesystem::exists(std::filesystem::path(dir) / "manifest.json"); }
@@ -40,7 +45,45 @@ std::string load_payload(const std::string& p) {
   return s.str();
 }
 
+bool is_directory_target(const std::string& t) {
+  return std::filesystem::exists(std::filesystem::path(t) / "config.json") || is_snapshot(t);
+}
+
+int run_engine_invoke(const InvokeArgs& a) {
+  EngineOptions o = cli_engine_options(0);
+  o.boot_allowance = std::chrono::seconds(a.boot_allowance_s);
+  Engine engine(o);
+  std::string payload = load_payload(a.payload);
+  int rc = 0;
+  for (unsigned i = 0; i < a.count; ++i) {
+    auto r = engine.invoke({.function = a.target, .payload = payload});
+    if (a.json) {
+      std::cout << nlohmann::json{{"StatusCode", 200},
+                                  {"ExecutedVersion", r.executed_version},
+                                  {"RequestId", r.request_id},
+                                  {"FunctionError", r.function_error},
+                                  {"Payload", r.payload},
+                                  {"Start", r.report.start == StartKind::kCold       ? "cold"
+                                            : r.report.start == StartKind::kRestored ? "restored"
+                                                                                     : "warm"},
+                                  {"DurationMs", r.report.duration_ms},
+                                  {"InitDurationMs", r.report.init_duration_ms},
+                                  {"RestoreDurationMs", r.report.restore_duration_ms}}
+                       .dump()
+                << std::endl;
+    } else {
+      std::cout << r.payload << std::endl;
+    }
+    if (!r.function_error.empty()) {
+      std::fprintf(stderr, "thaw: the invocation failed: %s\n", r.error_type.c_str());
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
 int run_invoke(const InvokeArgs& a) {
+  if (!is_directory_target(a.target)) return run_engine_invoke(a);
   engine::SandboxOptions o;
   o.vcpus = a.vcpus;
   o.boot_allowance = std::chrono::seconds(a.boot_allowance_s);
@@ -91,9 +134,13 @@ int run_invoke(const InvokeArgs& a) {
 
 Command add_invoke_command(CLI::App& app) {
   auto a = std::make_shared<InvokeArgs>();
-  auto* sub = app.add_subcommand("invoke", "start a function (cold, or restored from its snapshot) and invoke it");
-  sub->add_option("target", a->target, "function image directory (thaw image build) or snapshot (thaw snapshot)")
+  auto* sub = app.add_subcommand("invoke", "invoke a function through the engine (NAME[:QUALIFIER]), or start an image or "
+                                            "snapshot directory and invoke it");
+  sub->add_option("target", a->target,
+                  "a function of the data directory (NAME, NAME:VERSION, NAME:ALIAS or an ARN), or an image "
+                  "directory (thaw image build) or snapshot directory (thaw snapshot)")
       ->required();
+  sub->add_flag("--json", a->json, "through the engine: one JSON line per invocation (payload, version, start kind, durations)");
   sub->add_option("--count", a->count, "invocations to run in the sandbox (the first one cold or restored)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
@@ -104,7 +151,9 @@ Command add_invoke_command(CLI::App& app) {
   sub->add_option("--vcpus", a->vcpus, "vCPUs of the microVM")->capture_default_str()->check(CLI::Range(1, 32));
   sub->add_option("--boot-allowance", a->boot_allowance_s, "seconds allowed for the guest to boot, on top of INIT")
       ->capture_default_str();
-  return {sub, true, [a] { return run_invoke(*a); }};
+  Command c{sub, true, [a] { return run_invoke(*a); }};
+  c.uses_data_dir = true;
+  return c;
 }
 
 }  // namespace thaw::cli

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "cli/commands.h"
 
 namespace thaw::cli {
 namespace {
@@ -45,7 +46,9 @@ std::vector<std::string> path_arguments(const std::vector<std::string>& words) {
 
 const char* kvmhost_tool() {
   const char* env = std::getenv("THAW_KVMHOST");
-  return env && *env ? env : THAW_KVMHOST_TOOL;
+  if (env && *env) return env;
+  static const std::string tool = installed_or_built(THAW_INSTALL_LIBEXECDIR "/thaw/kvmhost/kvmhost", THAW_KVMHOST_TOOL);
+  return tool.c_str();
 }
 
 KvmPlace resolve_kvm_mode(std::string_view mode) {
@@ -59,12 +62,13 @@ KvmPlace resolve_kvm_mode(std::string_view mode) {
       "Run with --kvm emulated to use the emulated KVM host (QEMU software CPU with nested SVM; slow but real)");
 }
 
-int rerun_in_emulated_host(int argc, char** argv) {
+int rerun_in_emulated_host(int argc, char** argv, const std::vector<std::string>& writable,
+                           const std::vector<std::string>& leading) {
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n < 0) throw_errno("readlink", "/proc/self/exe");
   exe[n] = 0;
-  std::vector<std::string> words;  // this command line without --kvm
+  std::vector<std::string> words(leading);  // this command line without --kvm
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--kvm") {
@@ -76,6 +80,12 @@ int rerun_in_emulated_host(int argc, char** argv) {
   }
   // thaw itself too: its build directory holds what some commands default to.
   std::vector<std::string> args{kvmhost_tool(), "--see", exe};
+  for (const auto& dir : writable) {
+    std::filesystem::create_directories(dir);
+    args.insert(args.end(), {"--rw", dir});
+  }
+  // --rw replaces the default export of the current directory: keep it.
+  if (!writable.empty()) args.insert(args.end(), {"--rw", std::filesystem::current_path().string()});
   for (auto& p : path_arguments(words)) {
     args.emplace_back("--see");
     args.push_back(std::move(p));

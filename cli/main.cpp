@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/global_options.h"
 #include "cli/kvm_mode.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +26,9 @@ int main(int argc, char** argv) {
                  "emulated KVM host, for machines without hardware virtualisation)")
       ->check(CLI::IsMember({"auto", "host", "emulated"}))
       ->capture_default_str();
+  app.add_option("--data-dir", thaw::cli::global_options().data_dir,
+                 "the engine's data directory: functions, versions, aliases, code, images, snapshots "
+                 "(default: $XDG_DATA_HOME/thaw, else ~/.local/share/thaw)");
 
   std::vector<thaw::cli::Command> commands;
   commands.push_back(thaw::cli::add_inspect_command(app));
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
   commands.push_back(thaw::cli::add_image_command(app));
   commands.push_back(thaw::cli::add_invoke_command(app));
   commands.push_back(thaw::cli::add_snapshot_command(app));
+  for (auto& c : thaw::cli::add_function_commands(app)) commands.push_back(std::move(c));
 
   try {
     app.parse(argc, argv);
@@ -47,9 +52,17 @@ int main(int argc, char** argv) {
     thaw::init_logging(log_level);
     for (auto& c : commands) {
       if (!c.app->parsed()) continue;
-      auto where = c.needs_kvm ? thaw::cli::resolve_kvm_mode(kvm) : thaw::cli::KvmPlace::kHost;
+      bool needs_kvm = c.needs_kvm_now ? c.needs_kvm_now() : c.needs_kvm;
+      auto where = needs_kvm ? thaw::cli::resolve_kvm_mode(kvm) : thaw::cli::KvmPlace::kHost;
       if (c.prepare) c.prepare();
-      if (where == thaw::cli::KvmPlace::kEmulated) return thaw::cli::rerun_in_emulated_host(argc, argv);
+      if (where == thaw::cli::KvmPlace::kEmulated) {
+        std::vector<std::string> writable, leading;
+        if (c.uses_data_dir) {
+          writable.push_back(thaw::cli::resolved_data_dir());
+          if (thaw::cli::global_options().data_dir.empty()) leading.push_back("--data-dir=" + writable.back());
+        }
+        return thaw::cli::rerun_in_emulated_host(argc, argv, writable, leading);
+      }
       return c.run();
     }
   } catch (const std::exception& e) {

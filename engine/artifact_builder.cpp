@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "base/error.h"
 #include "base/random.h"
 #include "guest/image/image_builder.h"
@@ -63,6 +65,8 @@ std::string ArtifactBuilder::take_snapshot(const std::string& name, const Versio
                                            SandboxOptions options) const {
   auto image = image_dir(version.image).string();
   options.initialization_type = "snap-start";
+  options.init_timeout = std::max(options.init_timeout,
+                                  std::chrono::milliseconds(std::max(130u, version.settings.timeout_s) * 1000));
   options.function_version = version.version;
   std::string snapshot = name + "-" + version.version + "-" + random_hex(6);
   WorkDir work{paths_.work / ("snapshot-" + snapshot)};

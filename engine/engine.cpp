@@ -17,14 +17,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path default_data_dir() {
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "thaw";
-  if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local/share/thaw";
-  throw EngineError(ErrorCode::kInvalidParameter, "no data directory: set EngineOptions::data_dir (or HOME)");
-}
-
 fs::path prepared_data_dir(const EngineOptions& o) {
-  fs::path d = o.data_dir.empty() ? default_data_dir() : fs::path(o.data_dir);
+  fs::path d = o.data_dir.empty() ? fs::path(EngineOptions::default_data_dir()) : fs::path(o.data_dir);
+  if (d.empty()) throw EngineError(ErrorCode::kInvalidParameter, "no data directory: set EngineOptions::data_dir (or HOME)");
   std::error_code ec;
   fs::create_directories(d, ec);
   if (ec) throw EngineError(ErrorCode::kInvalidParameter, "cannot create the data directory " + d.string() + ": " + ec.message());
@@ -37,6 +32,12 @@ engine::ArtifactPaths artifact_paths(const fs::path& data, const EngineOptions& 
 }
 
 }  // namespace
+
+std::string EngineOptions::default_data_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return (fs::path(xdg) / "thaw").string();
+  if (const char* home = std::getenv("HOME"); home && *home) return (fs::path(home) / ".local/share/thaw").string();
+  return {};
+}
 
 Engine::Impl::Impl(EngineOptions o)
     : options(std::move(o)),

@@ -86,6 +86,7 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   o.account_id = options.account_id;
   o.function_version = v.version;
   o.boot_allowance = options.boot_allowance;
+  o.init_timeout = options.init_timeout;
   o.console = [name](std::string_view line) { spdlog::debug("[{} console] {}", name, line); };
   o.log = [this, name, version = v.version](std::string_view line) {
     if (options.on_log) options.on_log(LogEvent{name, version, {}, std::string(line)});
@@ -127,7 +128,6 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   auto leased = impl_->pool.take(key);
   if (leased) {
     ++impl_->reused;
-    leased->log->begin_invocation(id);
   } else {
     leased = std::make_unique<engine::PooledSandbox>();
     leased->log = std::make_shared<engine::LogRoute>(
@@ -155,6 +155,9 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
                                                       ": " + e.what());
     }
   }
+  // The invocation's own lines, START to REPORT (INIT's went to the log before them; a failed
+  // INIT's are what failed_start returned).
+  leased->log->begin_invocation(id);
   engine::InvokeRequest sr;
   sr.payload = request.payload;
   sr.request_id = id;

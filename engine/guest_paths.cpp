@@ -1,5 +1,7 @@
 #include "engine/guest_paths.h"
 
+#include <dlfcn.h>
+
 #include <filesystem>
 #include <vector>
 
@@ -26,32 +28,32 @@ std::string first_existing(const std::string& option, const std::vector<fs::path
                     std::string("cannot find the ") + what + " (looked at " + tried + "); set it in EngineOptions");
 }
 
-fs::path running_executable() {
+// The file this code was loaded from: libthaw.so for embedders, the executable for the CLI
+// (which links the engine statically).
+fs::path engine_binary() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&find_guest_paths), &info) == 0 || !info.dli_fname) return {};
   std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path() : exe;
+  auto p = fs::canonical(info.dli_fname, ec);
+  return ec ? fs::path() : p;
 }
 
-// A program built in thaw's own build tree (the CLI, the tests) uses that tree's guest files,
-// even when an older thaw is installed.
-bool runs_from_build_tree(const fs::path& exe) {
+// Code built in thaw's own build tree (the CLI, the tests) uses that tree's guest files, even
+// when an older thaw is installed; an installed engine uses only installed ones.
+bool in_build_tree(const fs::path& binary) {
   std::string build = THAW_BUILD_DIR;
-  return !exe.empty() && exe.string().starts_with(build + "/");
+  return !binary.empty() && binary.string().starts_with(build + "/");
 }
 
 }  // namespace
 
 GuestPaths find_guest_paths(const std::string& agent_option, const std::string& runtimes_option) {
-  auto exe = running_executable();
-  // PREFIX/bin/thaw or PREFIX/lib/thaw/thaw-vmm: the prefix is two levels up.
-  fs::path prefix = exe.empty() ? fs::path() : exe.parent_path().parent_path();
-  auto candidates = [&](const fs::path& installed, const fs::path& built) {
-    std::vector<fs::path> c;
-    if (runs_from_build_tree(exe)) c.push_back(built);
-    if (!prefix.empty()) c.push_back(prefix / installed);
-    c.push_back(fs::path(THAW_INSTALL_PREFIX) / installed);
-    c.push_back(built);
-    return c;
+  auto binary = engine_binary();
+  // PREFIX/lib/libthaw.so or PREFIX/bin/thaw: the prefix is two levels up.
+  fs::path prefix = binary.empty() ? fs::path() : binary.parent_path().parent_path();
+  auto candidates = [&](const fs::path& installed, const fs::path& built) -> std::vector<fs::path> {
+    if (in_build_tree(binary)) return {built};
+    return {prefix.empty() ? fs::path() : prefix / installed, fs::path(THAW_INSTALL_PREFIX) / installed};
   };
   GuestPaths p;
   p.agent = first_existing(agent_option,

@@ -1,8 +1,9 @@
 #pragma once
 // Where the engine finds what goes into guests (the agent, the bundled runtimes): what
-// EngineOptions says, else the installed copy (PREFIX/libexec/thaw, PREFIX/share/thaw, found
-// relative to the running executable and then at the configured install prefix), else the
-// build tree the engine was built in.
+// EngineOptions says; else, for an engine running from thaw's build tree, that tree's; else the
+// installed copy (PREFIX/libexec/thaw/thaw-agent, PREFIX/share/thaw/runtimes), PREFIX found from
+// the place of libthaw.so (or of the executable that links the engine), then the configured
+// install prefix.
 #include <string>
 
 namespace thaw::engine {

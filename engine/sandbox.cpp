@@ -111,12 +111,14 @@ void Sandbox::boot(const std::string& image_dir) {
                               {"clock_ns", ids.wall_clock_ns},
                               {"environment", env}});
 
+  auto init_budget = options_.init_timeout.count() > 0 ? options_.init_timeout
+                                                       : std::chrono::milliseconds(fn.init_timeout_s * 1000);
   auto init_start = Clock::now();
-  auto m = wait_message(init_start + std::chrono::seconds(fn.init_timeout_s));
+  auto m = wait_message(init_start + init_budget);
   if (!m) {
     std::string why = channel_error_ ? "the guest broke the channel protocol: " + *channel_error_
                       : vm_->exited() ? "the microVM ended during INIT"
-                                      : "INIT did not finish within " + std::to_string(fn.init_timeout_s) + " s";
+                                      : "INIT did not finish within " + std::to_string(init_budget.count()) + " ms";
     discard(why);
     throw SandboxError("Sandbox.Timedout", why);
   }
@@ -124,10 +126,10 @@ void Sandbox::boot(const std::string& image_dir) {
     case MessageType::kInitDone:
     case MessageType::kCheckpointReady: {
       init_ms_ = m->meta.value("init_ms", ms_since(init_start));
-      if (init_ms_ > fn.init_timeout_s * 1000.0) {
+      if (init_ms_ > double(init_budget.count())) {
         discard("INIT took longer than its budget");
         throw SandboxError("Sandbox.Timedout", "INIT took " + std::to_string(int(init_ms_)) + " ms, over its " +
-                                                   std::to_string(fn.init_timeout_s) + " s budget");
+                                                   std::to_string(init_budget.count()) + " ms budget");
       }
       if (options_.log) options_.log(init_report_line(init_ms_, true));
       at_checkpoint_ = m->type == MessageType::kCheckpointReady;

@@ -55,6 +55,8 @@ struct SandboxOptions {
   // Time allowed for the kernel and agent to come up, on top of the INIT budget. Generous by
   // default: under software emulation a kernel boot alone takes ~10 s.
   std::chrono::milliseconds boot_allowance{120'000};
+  // INIT's budget; zero: the image's (its function config's init_timeout_s).
+  std::chrono::milliseconds init_timeout{0};
   // "on-demand" or "snap-start" (AWS_LAMBDA_INITIALIZATION_TYPE).
   std::string initialization_type = "on-demand";
   std::string region = "us-east-1";

@@ -22,9 +22,10 @@
 namespace thaw {
 
 struct EngineOptions {
-  // Where functions, code, images and snapshots live. Empty: $XDG_DATA_HOME/thaw, else
-  // ~/.local/share/thaw.
+  // Where functions, code, images and snapshots live. Empty: default_data_dir().
   std::string data_dir{};
+  // $XDG_DATA_HOME/thaw, else ~/.local/share/thaw; empty when neither variable is set.
+  static std::string default_data_dir();
   // Guest files. Empty: found next to the installed engine (PREFIX/lib/thaw/thaw-agent and
   // PREFIX/share/thaw/runtimes), or in the build tree the engine was built in.
   std::string guest_agent{};
@@ -35,6 +36,9 @@ struct EngineOptions {
   // Idle sandboxes are shut down after this long without an invocation (plus up to 10 %
   // jitter, as Lambda spreads its reaping). Zero: never.
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+  // INIT's budget for on-demand sandboxes (Lambda's is 10 s); SnapStart's INIT before a
+  // snapshot gets max(130 s, the function's timeout), as on Lambda.
+  std::chrono::milliseconds init_timeout = std::chrono::seconds(10);
   // Time allowed for a guest kernel and its agent to come up, on top of INIT's budget.
   std::chrono::milliseconds boot_allowance = std::chrono::seconds(120);
   // Threads that build images and take snapshots. 0: none; versions stay Pending until an

@@ -1,0 +1,47 @@
+#include "invoke-api/lambda_json.h"
+
+namespace thaw::api {
+using nlohmann::json;
+
+json function_configuration(const FunctionInfo& f) {
+  const auto& s = f.settings;
+  json j = {{"FunctionName", f.name},
+            {"FunctionArn", f.arn},
+            {"Runtime", s.runtime},
+            {"Role", "arn:aws:iam::000000000000:role/thaw"},
+            {"Handler", s.handler},
+            {"CodeSize", f.code_size},
+            {"Description", s.description},
+            {"Timeout", s.timeout_s},
+            {"MemorySize", s.memory_mb},
+            {"LastModified", f.last_modified},
+            {"CodeSha256", f.code_sha256},
+            {"Version", f.version},
+            {"RevisionId", f.revision_id},
+            {"State", to_string(f.state)},
+            {"LastUpdateStatus", to_string(f.last_update_status)},
+            {"PackageType", "Zip"},
+            {"Architectures", json::array({"x86_64"})},
+            {"SnapStart",
+             {{"ApplyOn", to_string(s.snap_start)}, {"OptimizationStatus", f.snap_start_optimized ? "On" : "Off"}}}};
+  if (!s.environment.empty()) j["Environment"] = {{"Variables", s.environment}};
+  if (!f.state_reason.empty()) j["StateReason"] = f.state_reason;
+  if (!f.state_reason_code.empty()) j["StateReasonCode"] = f.state_reason_code;
+  return j;
+}
+
+json alias_configuration(const AliasInfo& a) {
+  json j = {{"AliasArn", a.arn},
+            {"Name", a.name},
+            {"FunctionVersion", a.function_version},
+            {"Description", a.description},
+            {"RevisionId", a.revision_id}};
+  if (a.routing) j["RoutingConfig"] = {{"AdditionalVersionWeights", {{a.routing->version, a.routing->weight}}}};
+  return j;
+}
+
+json error_body(const EngineError& e) {
+  return {{"Type", "User"}, {"message", e.what()}, {"__type", lambda_exception_name(e.code())}};
+}
+
+}  // namespace thaw::api

@@ -1,0 +1,195 @@
+// thaw::Engine end to end (label kvm): the warm pool, SnapStart on publish with restored
+// invocations, versions that are not ready yet, exact alias routing, and what survives a
+// restart of the engine. The engine builds every image itself from examples/functions.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "thaw/engine.h"
+
+namespace thaw {
+namespace {
+namespace fs = std::filesystem;
+
+std::string example(const std::string& name) { return std::string(THAW_SOURCE_DIR) + "/examples/functions/" + name; }
+
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const EngineError& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+// Log lines the engine reports, with a wait for one to appear.
+struct LogWatch {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<LogEvent> events;
+  void add(const LogEvent& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+    cv.notify_all();
+  }
+  void wait_for_line_starting(const std::string& prefix) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] {
+      for (const auto& e : events)
+        if (e.line.rfind(prefix, 0) == 0) return true;
+      return false;
+    });
+  }
+};
+
+class EngineKvm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = fs::path(THAW_BINARY_DIR) / ("test-engine-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(data_);
+  }
+  void TearDown() override { fs::remove_all(data_); }
+
+  EngineOptions options(unsigned builders = 1) {
+    EngineOptions o;
+    o.data_dir = data_.string();
+    o.build_workers = builders;
+    // Under software emulation a kernel boot alone takes ~10 s and a Python INIT several more.
+    o.init_timeout = std::chrono::seconds(60);
+    o.boot_allowance = std::chrono::seconds(240);
+    o.on_log = [this](const LogEvent& e) { logs_.add(e); };
+    return o;
+  }
+  static FunctionSettings python(SnapStartApplyOn snap = SnapStartApplyOn::kNone, unsigned timeout_s = 60) {
+    FunctionSettings s;
+    s.runtime = "python3.11";
+    s.timeout_s = timeout_s;
+    s.snap_start = snap;
+    return s;
+  }
+  std::vector<std::string> snapshot_dirs() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(data_ / "snapshots")) names.push_back(e.path().filename());
+    return names;
+  }
+
+  fs::path data_;
+  LogWatch logs_;
+};
+
+TEST_F(EngineKvm, SequentialInvokesShareOneSandboxAndABusyOneIsNeverShared) {
+  Engine engine(options());
+  engine.create_function("sleepy", python(), {.directory = example("python-sleep")});
+  engine.wait_until_ready("sleepy");
+
+  auto first = engine.invoke({.function = "sleepy", .payload = R"({"seconds": 0})"});
+  ASSERT_EQ(first.function_error, "") << first.payload;
+  EXPECT_EQ(first.report.start, StartKind::kCold);
+  EXPECT_GT(first.report.init_duration_ms, 0);
+  EXPECT_EQ(first.executed_version, "$LATEST");
+  ASSERT_FALSE(first.log_lines.empty());
+  EXPECT_EQ(first.log_lines.front(), "START RequestId: " + first.request_id + " Version: $LATEST");
+  EXPECT_EQ(first.log_lines.back().rfind("REPORT RequestId: " + first.request_id, 0), 0u);
+  EXPECT_NE(first.log_lines.back().find("Init Duration: "), std::string::npos);
+
+  auto second = engine.invoke({.function = "sleepy", .payload = R"({"seconds": 0})"});
+  EXPECT_EQ(second.report.start, StartKind::kWarm);
+  EXPECT_EQ(second.log_lines.back().find("Init Duration"), std::string::npos);
+  EXPECT_EQ(engine.stats().sandboxes_started_cold, 1u);
+  EXPECT_EQ(engine.stats().sandboxes_reused, 1u);
+  EXPECT_EQ(engine.stats().sandboxes_idle, 1u);
+
+  // A holds the warm sandbox (it has printed, so its handler runs); B, started now, cannot
+  // have it and gets a sandbox of its own.
+  auto a = std::async(std::launch::async, [&] {
+    return engine.invoke({.function = "sleepy", .payload = R"({"seconds": 20})", .request_id = "aaaaaaaa-0000-4000-8000-000000000001"});
+  });
+  logs_.wait_for_line_starting("sleeping 20.0 s in aaaaaaaa-0000-4000-8000-000000000001");
+  EXPECT_EQ(engine.stats().sandboxes_busy, 1u);
+  auto b = engine.invoke({.function = "sleepy", .payload = R"({"seconds": 0})"});
+  auto ra = a.get();
+  EXPECT_EQ(ra.function_error, "") << ra.payload;
+  EXPECT_EQ(ra.report.start, StartKind::kWarm);
+  EXPECT_EQ(b.function_error, "") << b.payload;
+  EXPECT_EQ(b.report.start, StartKind::kCold);
+  EXPECT_EQ(engine.stats().sandboxes_started_cold, 2u);
+  EXPECT_EQ(engine.stats().sandboxes_idle, 2u);
+}
+
+TEST_F(EngineKvm, PublishTakesTheSnapshotAndTheVersionRestoresAcrossEngineRestarts) {
+  {
+    Engine engine(options());
+    engine.create_function("hello", python(SnapStartApplyOn::kPublishedVersions), {.directory = example("python-hello")});
+    engine.wait_until_ready("hello");
+  }
+  {
+    // No builders: the published version stays Pending, and invoking it is refused rather
+    // than served by a cold start in disguise.
+    Engine engine(options(0));
+    auto v1 = engine.publish_version("hello");
+    EXPECT_EQ(v1.version, "1");
+    EXPECT_EQ(v1.state, FunctionState::kPending);
+    EXPECT_EQ(code_of([&] { engine.invoke({.function = "hello:1"}); }), ErrorCode::kSnapStartNotReady);
+  }
+  std::vector<std::string> snapshots;
+  {
+    Engine engine(options());  // picks the unfinished snapshot up
+    auto v1 = engine.wait_until_ready("hello", "1");
+    EXPECT_TRUE(v1.snap_start_optimized);
+    snapshots = snapshot_dirs();
+    ASSERT_EQ(snapshots.size(), 1u);
+    auto r = engine.invoke({.function = "hello", .qualifier = "1", .payload = R"({"n": 1})"});
+    ASSERT_EQ(r.function_error, "") << r.payload;
+    EXPECT_EQ(r.executed_version, "1");
+    EXPECT_EQ(r.report.start, StartKind::kRestored);
+    EXPECT_GT(r.report.restore_duration_ms, 0);
+    EXPECT_NE(r.log_lines.back().find("Restore Duration: "), std::string::npos) << r.log_lines.back();
+    EXPECT_EQ(r.log_lines.front(), "START RequestId: " + r.request_id + " Version: 1");
+    auto body = nlohmann::json::parse(r.payload);
+    EXPECT_EQ(body["function_version"], "1");
+    EXPECT_EQ(body["invoked_function_arn"], "arn:aws:lambda:us-east-1:000000000000:function:hello:1");
+    // $LATEST always starts cold.
+    auto latest = engine.invoke({.function = "hello"});
+    EXPECT_EQ(latest.report.start, StartKind::kCold);
+    EXPECT_GT(engine.stats().chunk_store_bytes, 0u);
+  }
+  Engine engine(options());
+  auto r = engine.invoke({.function = "arn:aws:lambda:us-east-1:000000000000:function:hello:1"});
+  ASSERT_EQ(r.function_error, "") << r.payload;
+  EXPECT_EQ(r.report.start, StartKind::kRestored);
+  EXPECT_EQ(snapshot_dirs(), snapshots) << "the restarted engine took a new snapshot";
+}
+
+TEST_F(EngineKvm, AnAliasSplitsInvocationsExactlyByWeight) {
+  Engine engine(options());
+  engine.create_function("hello", python(), {.directory = example("python-hello")});
+  engine.wait_until_ready("hello");
+  engine.publish_version("hello");
+  FunctionSettingsUpdate u;
+  u.environment = std::map<std::string, std::string>{{"FLAVOUR", "two"}};
+  engine.update_function_configuration("hello", u);
+  engine.wait_until_ready("hello");
+  EXPECT_EQ(engine.publish_version("hello").version, "2");
+  engine.create_alias("hello", "canary", {.function_version = "1", .routing = AliasRouting{"2", 0.3}});
+  std::map<std::string, int> by_version;
+  for (int i = 0; i < 100; ++i) {
+    auto r = engine.invoke({.function = "hello:canary"});
+    ASSERT_EQ(r.function_error, "") << r.payload;
+    ++by_version[r.executed_version];
+  }
+  EXPECT_EQ(by_version["1"], 70);
+  EXPECT_EQ(by_version["2"], 30);
+  EXPECT_EQ(engine.stats().sandboxes_started_cold, 2u);  // one warm sandbox per version
+}
+
+}  // namespace
+}  // namespace thaw
