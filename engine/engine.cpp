@@ -11,6 +11,7 @@
 #include "engine/engine_impl.h"
 #include "engine/guest_paths.h"
 #include "engine/qualifier.h"
+#include "snapshot/manifest.h"
 
 namespace thaw {
 namespace fs = std::filesystem;
@@ -122,6 +123,13 @@ EngineStats Engine::stats() const {
   s.sandboxes_restored = impl_->restored.load();
   s.sandboxes_reused = impl_->reused.load();
   std::error_code ec;
+  for (const auto& e : fs::directory_iterator(impl_->builder.paths().snapshots, ec)) {
+    try {
+      s.snapshot_referenced_bytes += snapshot::read_manifest(e.path()).totals.referenced_bytes;
+    } catch (const std::exception&) {
+      // one being deleted, or damaged: counted by nobody
+    }
+  }
   for (auto it = fs::recursive_directory_iterator(impl_->builder.paths().chunks, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec))
     if (it->is_regular_file(ec)) s.chunk_store_bytes += it->file_size(ec);

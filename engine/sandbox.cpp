@@ -133,6 +133,7 @@ void Sandbox::boot(const std::string& image_dir) {
       }
       if (options_.log) options_.log(init_report_line(init_ms_, true));
       at_checkpoint_ = m->type == MessageType::kCheckpointReady;
+      if (!at_checkpoint_) freeze();  // frozen until its first invocation
       return;
     }
     case MessageType::kInitError: {
@@ -204,6 +205,7 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     r.report.start.init_ms = init_ms_;
   }
   const auto& id = r.report.request_id;
+  thaw_vcpus();
   if (options_.log) options_.log(start_line(id, options_.function_version));
   auto timeout = std::chrono::seconds(image_.function.timeout_s);
   auto t0 = Clock::now();
@@ -272,7 +274,20 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     options_.log(report_line(r.report));
   }
   if (first) finish_first_invocation();
+  if (alive_) freeze();
   return r;
+}
+
+void Sandbox::freeze() {
+  if (!options_.freeze_between_invocations || frozen_ || !vm_ || vm_->exited()) return;
+  vm_->pause();
+  frozen_ = true;
+}
+
+void Sandbox::thaw_vcpus() {
+  if (!frozen_) return;
+  frozen_ = false;
+  vm_->resume();
 }
 
 void Sandbox::discard(const std::string& why) {
@@ -287,6 +302,7 @@ void Sandbox::shutdown() {
   if (!vm_) return;
   if (alive_ && !vm_->exited()) {
     try {
+      thaw_vcpus();
       send(MessageType::kShutdown, nlohmann::json::object());
       // The agent gives the runtime 2 s after SIGTERM, then powers off.
       auto deadline = Clock::now() + std::chrono::seconds(5);

@@ -64,6 +64,9 @@ struct SandboxOptions {
   // The version the sandbox runs (AWS_LAMBDA_FUNCTION_VERSION, the START line).
   std::string function_version = "$LATEST";
 
+  // Pause the vCPUs between invocations, as Lambda freezes its sandboxes: the guest's timers
+  // and background threads run only while an invocation does.
+  bool freeze_between_invocations = true;
   // Restores: prefetch the snapshot's recorded working set when it has one; record one on a
   // restore of a snapshot that has none (saved next to it when the first invocation returns).
   bool prefetch = true;
@@ -131,6 +134,8 @@ class Sandbox {
   // but kSuccess and kFunctionError the sandbox is dead (alive() is false).
   InvokeResult invoke(const InvokeRequest& request);
   bool alive() const { return alive_; }
+  // Its vCPUs are paused until the next invocation (SandboxOptions::freeze_between_invocations).
+  bool frozen() const { return frozen_; }
   // SHUTDOWN: the runtime gets SIGTERM and 2 s, then the VM powers off. Idempotent.
   void shutdown();
 
@@ -164,6 +169,8 @@ class Sandbox {
   std::optional<channel::Message> wait_message(std::chrono::steady_clock::time_point deadline);
   void on_channel_bytes(std::span<const uint8_t> bytes);
   void discard(const std::string& why);
+  void freeze();
+  void thaw_vcpus();
 
   image::ImageConfig image_;
   SandboxOptions options_;
@@ -181,6 +188,7 @@ class Sandbox {
   bool at_checkpoint_ = false;
   std::unique_ptr<vmm::Vm> vm_;
   bool alive_ = false;
+  bool frozen_ = false;
   bool first_invoke_ = true;
   double init_ms_ = 0;
   uint32_t sequence_ = 0;

@@ -185,6 +185,7 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
     throw SandboxError(type, why, body);
   }
   restore_ms_ = ms_since(t0);
+  freeze();  // frozen until its first invocation
   restore_hooks_ms_ = m->meta.value("hooks_ms", 0.0);
   kernel_random_ = str(m->meta, "kernel_random");
   kernel_reseeded_by_vmgenid_ = m->meta.value("vmgenid_reseeded", false);

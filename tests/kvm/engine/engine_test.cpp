@@ -193,3 +193,69 @@ TEST_F(EngineKvm, AnAliasSplitsInvocationsExactlyByWeight) {
 
 }  // namespace
 }  // namespace thaw
+
+namespace thaw {
+namespace {
+
+TEST_F(EngineKvm, ASandboxIsFrozenBetweenInvocationsAndShutDownWhenIdle) {
+  auto o = options();
+  o.idle_timeout = std::chrono::seconds(30);
+  Engine engine(o);
+  engine.create_function("life", python(), {.directory = example("python-lifecycle")});
+  engine.wait_until_ready("life");
+  auto counts = [](const InvokeResult& r) {
+    EXPECT_EQ(r.function_error, "") << r.payload;
+    auto j = nlohmann::json::parse(r.payload);
+    return std::pair<int64_t, int64_t>{j["at_start"].get<int64_t>(), j["at_end"].get<int64_t>()};
+  };
+  auto [start1, end1] = counts(engine.invoke({.function = "life", .payload = R"({"seconds": 1})"}));
+  // Three seconds frozen: were the vCPUs running, the thread would count three times as much
+  // as during the one-second invocation.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto [start2, end2] = counts(engine.invoke({.function = "life", .payload = R"({"seconds": 1})"}));
+  EXPECT_GT(end1 - start1, 0) << "the thread runs while invoked";
+  EXPECT_GT(end2 - start2, 0) << "the thread runs while invoked";
+  EXPECT_LT(start2 - end1, end1 - start1) << "the thread ran while the sandbox was frozen";
+  EXPECT_EQ(engine.stats().sandboxes_idle, 1u);
+  // SHUTDOWN when idle: the runtime gets SIGTERM, and its handler's line reaches the log.
+  engine.shutdown();
+  logs_.wait_for_line_starting("SIGTERM received after ");
+  EXPECT_EQ(engine.stats().sandboxes_idle, 0u);
+}
+
+TEST_F(EngineKvm, IdleSandboxesAreShutDownAfterTheIdleTimeout) {
+  auto o = options();
+  o.idle_timeout = std::chrono::seconds(1);
+  Engine engine(o);
+  engine.create_function("life", python(), {.directory = example("python-lifecycle")});
+  engine.wait_until_ready("life");
+  auto r = engine.invoke({.function = "life", .payload = R"({"seconds": 0})"});
+  ASSERT_EQ(r.function_error, "") << r.payload;
+  logs_.wait_for_line_starting("SIGTERM received after ");  // the reaper's SHUTDOWN
+  EXPECT_EQ(engine.stats().sandboxes_idle, 0u);
+  auto again = engine.invoke({.function = "life", .payload = R"({"seconds": 0})"});
+  EXPECT_EQ(again.report.start, StartKind::kCold);
+}
+
+TEST_F(EngineKvm, ASandboxThatTimedOutOrCrashedIsNeverReused) {
+  Engine engine(options());
+  engine.create_function("slow", python(SnapStartApplyOn::kNone, 3), {.directory = example("python-timeout")});
+  engine.create_function("crash", python(), {.directory = example("python-crash")});
+  engine.wait_until_ready("slow");
+  engine.wait_until_ready("crash");
+  auto t = engine.invoke({.function = "slow", .payload = R"({"sleep_s": 30})"});
+  EXPECT_EQ(t.function_error, "Unhandled");
+  EXPECT_EQ(t.error_type, "Sandbox.Timedout");
+  EXPECT_NE(t.payload.find("Task timed out after 3.00 seconds"), std::string::npos) << t.payload;
+  auto c = engine.invoke({.function = "crash"});
+  EXPECT_EQ(c.function_error, "Unhandled");
+  EXPECT_EQ(c.error_type, "Runtime.ExitError");
+  EXPECT_EQ(engine.stats().sandboxes_idle, 0u);
+  auto t2 = engine.invoke({.function = "slow", .payload = R"({"sleep_s": 0})"});
+  EXPECT_EQ(t2.function_error, "") << t2.payload;
+  EXPECT_EQ(t2.report.start, StartKind::kCold) << "a timed-out sandbox was reused";
+  EXPECT_EQ(engine.stats().sandboxes_started_cold, 3u);
+}
+
+}  // namespace
+}  // namespace thaw
