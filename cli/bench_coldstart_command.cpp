@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/error.h"
+#include "cli/bench_stats.h"
 #include "cli/commands.h"
 #include "engine/guest_paths.h"
 #include "engine/sandbox.h"
@@ -42,19 +43,6 @@ struct BenchColdstartOptions {
 };
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-struct Series {
-  std::vector<double> v;
-  double median() const {
-    auto s = v;
-    std::sort(s.begin(), s.end());
-    size_t n = s.size();
-    if (n == 0) return 0;
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  }
-  double min() const { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
-  double max() const { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
-};
 
 struct FunctionResult {
   Series cold, restore, restore_prefetch, warm, first_invoke_duration, warm_duration;

@@ -3,6 +3,7 @@
 #   lib/libthaw.so                    thaw::Engine for embedders (find_package(thaw) -> thaw::thaw, or thaw.pc)
 #   include/thaw/                     its public headers (no third-party types)
 #   libexec/thaw/thaw-agent           the guest agent (PID 1 of every microVM)
+#   libexec/thaw/thaw-vmm             the VMM process (one per sandbox)
 #   libexec/thaw/kvmhost/             the emulated KVM host tool, for machines without /dev/kvm
 #   share/thaw/runtimes/              the bundled runtimes (python3.11)
 #   share/thaw/examples/              the example functions
@@ -12,7 +13,8 @@ include(CMakePackageConfigHelpers)
 
 # One shared library holding the engine and every room below it; nothing but the public
 # headers is needed to use it.
-file(WRITE ${PROJECT_BINARY_DIR}/libthaw.cpp "// libthaw.so: all of its code comes from thaw_engine (whole archive).\n")
+file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/libthaw.cpp
+     CONTENT "// libthaw.so: all of its code comes from thaw_engine (whole archive).\n")
 add_library(thaw SHARED ${PROJECT_BINARY_DIR}/libthaw.cpp)
 target_link_libraries(thaw PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,thaw_engine>")
 target_include_directories(thaw PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
@@ -25,7 +27,7 @@ add_library(thaw::thaw ALIAS thaw)
 install(TARGETS thaw EXPORT thawTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/thaw DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS thaw_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS thaw-agent RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/thaw)
+install(TARGETS thaw-agent thaw-vmm RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/thaw)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/kvmhost/kvmhost ${PROJECT_SOURCE_DIR}/tools/kvmhost/init
         DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/thaw/kvmhost)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/guest/runtimes/ DESTINATION ${CMAKE_INSTALL_DATADIR}/thaw/runtimes

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/random.h"
+#include "engine/sandbox_process.h"
 #include "guest/image/image_builder.h"
 
 namespace thaw::engine {
@@ -70,7 +71,7 @@ std::string ArtifactBuilder::take_snapshot(const std::string& name, const Versio
   options.function_version = version.version;
   std::string snapshot = name + "-" + version.version + "-" + random_hex(6);
   WorkDir work{paths_.work / ("snapshot-" + snapshot)};
-  auto sandbox = Sandbox::cold_start(image, std::move(options));
+  auto sandbox = SandboxProcess::cold_start(paths_.vmm(), image, std::move(options));
   auto info = sandbox->checkpoint(work.path.string(), image, paths_.chunks.string());
   spdlog::info("snapshot of {}:{}: INIT {:.0f} ms, saved in {:.0f} ms ({:.1f} MiB new in the chunk store, {} chunks "
                "shared)",

@@ -10,6 +10,7 @@
 
 #include "engine/code_store.h"
 #include "engine/function_store.h"
+#include "engine/guest_paths.h"
 #include "engine/sandbox.h"
 
 namespace thaw::engine {
@@ -17,6 +18,9 @@ namespace thaw::engine {
 struct ArtifactPaths {
   std::filesystem::path images, snapshots, chunks, work;
   std::string guest_agent, runtimes_dir, kernel;
+  std::string vmm_option;  // EngineOptions::vmm_executable
+  // The VMM executable, looked up when a sandbox starts (an engine that starts none needs none).
+  std::string vmm() const { return find_vmm_executable(vmm_option); }
 };
 
 class ArtifactBuilder {
@@ -27,7 +31,7 @@ class ArtifactBuilder {
   // paths.images (an identical image built before is reused). Throws thaw::Error with what the
   // code or configuration got wrong.
   std::string build_image(const std::string& name, const VersionRecord& version) const;
-  // Cold-starts the image with initialization_type "snap-start", runs INIT and its
+  // Cold-starts the image in a VMM process with initialization_type "snap-start", runs INIT and its
   // before-snapshot hooks, and snapshots it into the shared chunk store; returns the snapshot's
   // directory name under paths.snapshots. SandboxError when INIT fails.
   std::string take_snapshot(const std::string& name, const VersionRecord& version, SandboxOptions options) const;

@@ -9,6 +9,8 @@
 #include "engine/engine_impl.h"
 #include "guest/image/function_config.h"
 #include "restore-hooks/host_hooks.h"
+#include "snapshot/chunk_store.h"
+#include "snapshot/manifest.h"
 
 namespace thaw {
 using engine::AliasRecord;
@@ -184,12 +186,43 @@ void Engine::Impl::collect_garbage() {
 void Engine::Impl::release(const std::vector<VersionRecord>& gone) {
   std::set<std::string> code_refs, images, snapshots;
   references(code_refs, images, snapshots);
+  bool snapshot_gone = false;
   for (const auto& v : gone) {
     std::error_code ec;
     if (!code_refs.count(v.code_sha256_hex)) fs::remove(code.zip_path(v.code_sha256_hex), ec);
     if (!v.image.empty() && !images.count(v.image)) fs::remove_all(builder.image_dir(v.image), ec);
-    if (!v.snapshot.empty() && !snapshots.count(v.snapshot)) fs::remove_all(builder.snapshot_dir(v.snapshot), ec);
+    if (!v.snapshot.empty() && !snapshots.count(v.snapshot)) {
+      fs::remove_all(builder.snapshot_dir(v.snapshot), ec);
+      snapshot_gone = true;
+    }
   }
+  if (!snapshot_gone) return;
+  if (jobs_running == 0)
+    collect_packs();
+  else
+    packs_gc_pending = true;  // the running job may be writing a pack no manifest names yet
+}
+
+void Engine::Impl::collect_packs() {
+  std::set<std::string> referenced;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(builder.paths().snapshots, ec)) {
+    try {
+      for (const auto& p : snapshot::read_manifest(e.path()).packs) referenced.insert(p.name);
+    } catch (const std::exception& ex) {
+      // A snapshot whose manifest cannot be read keeps nothing alive; say which.
+      spdlog::warn("chunk store: {} is unreadable ({}); its packs may be collected", e.path().string(), ex.what());
+    }
+  }
+  try {
+    auto got = snapshot::remove_unreferenced_packs(builder.paths().chunks, referenced);
+    if (got.packs_removed)
+      spdlog::info("chunk store: removed {} pack(s) no snapshot uses ({:.1f} MiB)", got.packs_removed,
+                   double(got.bytes_removed) / (1 << 20));
+  } catch (const std::exception& e) {
+    spdlog::warn("chunk store: collecting unused packs failed: {}", e.what());
+  }
+  packs_gc_pending = false;
 }
 
 FunctionInfo Engine::create_function(const std::string& name, const FunctionSettings& settings,

@@ -29,7 +29,8 @@ fs::path prepared_data_dir(const EngineOptions& o) {
 
 engine::ArtifactPaths artifact_paths(const fs::path& data, const EngineOptions& o) {
   auto guest = engine::find_guest_paths(o.guest_agent, o.runtimes_dir);
-  return {data / "images", data / "snapshots", data / "chunks", data / "work", guest.agent, guest.runtimes_dir, o.kernel};
+  return {data / "images", data / "snapshots", data / "chunks", data / "work",
+          guest.agent,     guest.runtimes_dir,  o.kernel,        o.vmm_executable};
 }
 
 }  // namespace
@@ -43,6 +44,7 @@ std::string EngineOptions::default_data_dir() {
 Engine::Impl::Impl(EngineOptions o)
     : options(std::move(o)),
       data(prepared_data_dir(options)),
+      lock(data),
       store(data / "functions"),
       code(data / "code"),
       builder(artifact_paths(data, options), code),
@@ -50,6 +52,7 @@ Engine::Impl::Impl(EngineOptions o)
       data_text(data.string()) {
   records = store.load_all();
   collect_garbage();
+  collect_packs();
   // Work a previous engine did not finish (it was stopped or killed mid-build) starts over.
   for (const auto& [name, r] : records) {
     if (r.latest.last_update_status == LastUpdateStatus::kInProgress) enqueue(name, r.latest.version);
@@ -134,6 +137,10 @@ EngineStats Engine::stats() const {
        it != fs::recursive_directory_iterator(); it.increment(ec))
     if (it->is_regular_file(ec)) s.chunk_store_bytes += it->file_size(ec);
   return s;
+}
+
+void Engine::release_idle_sandboxes(const std::string& function) {
+  impl_->pool.retire(function.empty() ? std::string() : engine::parse_function_ref(function).name + "/");
 }
 
 void Engine::shutdown(std::chrono::milliseconds drain) {

@@ -22,6 +22,7 @@ void Engine::Impl::worker_loop() {
     if (stopping) return;
     auto [name, version] = jobs.front();
     jobs.pop_front();
+    ++jobs_running;
     lock.unlock();
     try {
       run_job(name, version);
@@ -29,6 +30,7 @@ void Engine::Impl::worker_loop() {
       spdlog::error("engine: building {}:{} failed unexpectedly: {}", name, version, e.what());
     }
     lock.lock();
+    if (--jobs_running == 0 && packs_gc_pending) collect_packs();
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "engine/artifact_builder.h"
 #include "engine/code_store.h"
+#include "engine/data_dir_lock.h"
 #include "engine/function_store.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
@@ -28,6 +29,7 @@ struct Engine::Impl {
 
   EngineOptions options;
   std::filesystem::path data;
+  engine::DataDirLock lock;
   engine::FunctionStore store;
   engine::CodeStore code;
   engine::ArtifactBuilder builder;
@@ -47,6 +49,8 @@ struct Engine::Impl {
 
   std::deque<std::pair<std::string, std::string>> jobs;  // (function, version) to build
   bool stopping = false;
+  unsigned jobs_running = 0;
+  bool packs_gc_pending = false;  // a snapshot went while a job wrote to the chunk store
   std::vector<std::thread> workers;
 
   // control_plane.cpp (callers hold mu)
@@ -63,6 +67,8 @@ struct Engine::Impl {
   void collect_garbage();
   // After a delete: the artifacts of `gone` that no remaining record refers to.
   void release(const std::vector<engine::VersionRecord>& gone);
+  // The chunk store's packs no snapshot refers to; only while no job writes to it.
+  void collect_packs();
 
   // engine_background.cpp
   void enqueue(const std::string& name, const std::string& version);  // caller holds mu

@@ -19,7 +19,7 @@ namespace {
 
 constexpr size_t kMaxSyncPayload = 6 * 1024 * 1024;
 
-void not_ready(const FunctionRecord& r, const VersionRecord& v) {
+void check_ready(const FunctionRecord& r, const VersionRecord& v) {
   if (v.state == FunctionState::kFailed)
     throw EngineError(ErrorCode::kNotReady, "The function " + r.name + ":" + v.version +
                                                 " is Failed and cannot be invoked: " + v.state_reason);
@@ -85,6 +85,7 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   o.region = options.region;
   o.account_id = options.account_id;
   o.function_version = v.version;
+  o.hooks.function_version = v.version;  // the restored clone's log stream names its version
   o.boot_allowance = options.boot_allowance;
   o.init_timeout = options.init_timeout;
   o.console = [name](std::string_view line) { spdlog::debug("[{} console] {}", name, line); };
@@ -112,7 +113,7 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
           v = *r.find_version(alias.routing->version);
       }
     }
-    not_ready(r, v);
+    check_ready(r, v);
   }
   std::string key = Impl::pool_key(ref.name, v);
   std::string id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
@@ -139,11 +140,14 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
     options.log = [route = leased->log](std::string_view line) { route->emit(line); };
     leased->log->begin_invocation(id);
     try {
+      auto vmm = impl_->builder.paths().vmm();
       if (!v.snapshot.empty()) {
-        leased->sandbox = engine::Sandbox::restore(impl_->builder.snapshot_dir(v.snapshot).string(), std::move(options));
+        leased->sandbox =
+            engine::SandboxProcess::restore(vmm, impl_->builder.snapshot_dir(v.snapshot).string(), std::move(options));
         ++impl_->restored;
       } else {
-        leased->sandbox = engine::Sandbox::cold_start(impl_->builder.image_dir(v.image).string(), std::move(options));
+        leased->sandbox =
+            engine::SandboxProcess::cold_start(vmm, impl_->builder.image_dir(v.image).string(), std::move(options));
         ++impl_->started_cold;
       }
     } catch (const engine::SandboxError& e) {
@@ -162,7 +166,7 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   sr.payload = request.payload;
   sr.request_id = id;
   sr.client_context = request.client_context;
-  auto out = leased->sandbox->invoke(sr);
+  auto out = leased->sandbox->invoke(sr, std::chrono::seconds(v.settings.timeout_s));
   ++leased->invocations;
 
   InvokeResult r;

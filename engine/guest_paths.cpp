@@ -45,16 +45,22 @@ bool in_build_tree(const fs::path& binary) {
   return !binary.empty() && binary.string().starts_with(build + "/");
 }
 
-}  // namespace
-
-GuestPaths find_guest_paths(const std::string& agent_option, const std::string& runtimes_option) {
+std::vector<fs::path> candidates(const fs::path& installed, const fs::path& built) {
   auto binary = engine_binary();
+  if (in_build_tree(binary)) return {built};
   // PREFIX/lib/libthaw.so or PREFIX/bin/thaw: the prefix is two levels up.
   fs::path prefix = binary.empty() ? fs::path() : binary.parent_path().parent_path();
-  auto candidates = [&](const fs::path& installed, const fs::path& built) -> std::vector<fs::path> {
-    if (in_build_tree(binary)) return {built};
-    return {prefix.empty() ? fs::path() : prefix / installed, fs::path(THAW_INSTALL_PREFIX) / installed};
-  };
+  return {prefix.empty() ? fs::path() : prefix / installed, fs::path(THAW_INSTALL_PREFIX) / installed};
+}
+
+}  // namespace
+
+std::string find_vmm_executable(const std::string& option) {
+  return first_existing(option, candidates(fs::path(THAW_INSTALL_LIBEXECDIR) / "thaw/thaw-vmm", THAW_BUILD_VMM),
+                        "VMM process executable (thaw-vmm)");
+}
+
+GuestPaths find_guest_paths(const std::string& agent_option, const std::string& runtimes_option) {
   GuestPaths p;
   p.agent = first_existing(agent_option,
                            candidates(fs::path(THAW_INSTALL_LIBEXECDIR) / "thaw/thaw-agent", THAW_BUILD_GUEST_AGENT),

@@ -96,6 +96,7 @@ void Sandbox::boot(const std::string& image_dir) {
   }
   hooks::HostHookOptions id_options;
   id_options.skip_entropy = true;
+  id_options.function_version = options_.function_version;
   auto ids = hooks::make_after_restore_context(id_options);
   nlohmann::json env = nlohmann::json::object();
   for (const auto& [k, v] : fn.environment) env[k] = v;

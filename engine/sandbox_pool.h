@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/sandbox.h"
+#include "engine/sandbox_process.h"
 
 namespace thaw::engine {
 
@@ -41,7 +41,7 @@ class LogRoute {
 };
 
 struct PooledSandbox {
-  std::unique_ptr<Sandbox> sandbox;
+  std::unique_ptr<SandboxProcess> sandbox;
   std::shared_ptr<LogRoute> log;
   uint64_t invocations = 0;
 };

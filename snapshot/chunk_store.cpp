@@ -52,6 +52,35 @@ std::vector<PackEntry> read_pack_index(const fs::path& idx_file, const fs::path&
 
 }  // namespace
 
+PackCollection remove_unreferenced_packs(const fs::path& store_dir, const std::set<std::string>& referenced) {
+  PackCollection out;
+  fs::path packs = store_dir / kPackDirName;
+  std::error_code ec;
+  if (!fs::is_directory(packs, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(packs, ec)) {
+    const fs::path& p = entry.path();
+    if (p.extension() != ".pack" || referenced.count(p.filename().string())) continue;
+    std::error_code size_ec, rm_ec;
+    uint64_t bytes = fs::file_size(p, size_ec);
+    fs::remove(pack_index_path(p), rm_ec);  // the index first: a pack without one is never reused
+    if (fs::remove(p, rm_ec)) {
+      ++out.packs_removed;
+      out.bytes_removed += size_ec ? 0 : bytes;
+    }
+  }
+  // Indexes whose pack is gone.
+  for (const auto& entry : fs::directory_iterator(packs, ec)) {
+    const fs::path& p = entry.path();
+    if (p.extension() != ".idx") continue;
+    fs::path pack = p;
+    pack.replace_extension(".pack");
+    std::error_code rm_ec;
+    if (!fs::exists(pack)) fs::remove(p, rm_ec);
+  }
+  if (out.packs_removed) fsync_directory(packs);
+  return out;
+}
+
 ExistingObjects load_existing_objects(const fs::path& store_dir) {
   ExistingObjects out;
   fs::path packs = store_dir / kPackDirName;

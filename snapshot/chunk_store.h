@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -71,5 +72,16 @@ class PackWriter {
 };
 
 std::filesystem::path pack_index_path(const std::filesystem::path& pack_file);
+
+struct PackCollection {
+  unsigned packs_removed = 0;
+  uint64_t bytes_removed = 0;
+};
+// Deletes every pack of `store_dir` (with its index) whose name is not in `referenced` (the
+// packs the store's snapshots list in their manifests), sealed or not: packs of deleted
+// snapshots, and packs a crashed writer left without an index. The caller guarantees that no
+// writer is active in the store (a writer's pack is referenced by no manifest until it is done).
+PackCollection remove_unreferenced_packs(const std::filesystem::path& store_dir,
+                                         const std::set<std::string>& referenced);
 
 }  // namespace thaw::snapshot

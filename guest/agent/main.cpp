@@ -173,7 +173,7 @@ class Agent {
       if (fds[0].revents) {
         for (auto& m : link_.read_available()) {
           if (std::holds_alternative<Shutdown>(m)) {
-            runtime.terminate(std::chrono::milliseconds(2000));
+            shut_down_runtime(runtime, out, err, out_open, err_open, sigfd.get());
             return 0;
           }
           if (auto* inv = std::get_if<Invoke>(&m)) {
@@ -263,6 +263,27 @@ class Agent {
     std::string s;
     for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
     return s;
+  }
+
+  // SHUTDOWN: SIGTERM to the runtime's group and up to 2 s for it to end, its output still
+  // forwarded (what a SIGTERM handler prints reaches the log); then SIGKILL to what is left.
+  void shut_down_runtime(RuntimeProcess& runtime, LineRelay& out, LineRelay& err, bool out_open, bool err_open,
+                         int sigfd) {
+    runtime.signal_group(SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(2000);
+    while (runtime.running() || out_open || err_open) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
+      if (out_open) fds.push_back({runtime.stdout_fd(), POLLIN, 0});
+      if (err_open) fds.push_back({runtime.stderr_fd(), POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), int(left.count())) < 0 && errno != EINTR) break;
+      size_t i = 1;
+      if (out_open && fds[i++].revents) out_open = out.pump(runtime.stdout_fd());
+      if (err_open && fds[i++].revents) err_open = err.pump(runtime.stderr_fd());
+      if (fds[0].revents) reap(sigfd, runtime);
+    }
+    runtime.signal_group(SIGKILL);
   }
 
   // PID 1 reaps every orphan, and notes the runtime's own exit.

@@ -66,6 +66,10 @@ std::string RuntimeProcess::describe_exit() const {
   return "unknown exit";
 }
 
+void RuntimeProcess::signal_group(int sig) const {
+  if (pid_ > 0) ::kill(-pid_, sig);
+}
+
 void RuntimeProcess::terminate(std::chrono::milliseconds grace) {
   if (pid_ <= 0) return;
   ::kill(-pid_, SIGTERM);

@@ -36,6 +36,8 @@ class RuntimeProcess {
 
   // SIGTERM to the whole process group, then SIGKILL after `grace` if it is still there.
   void terminate(std::chrono::milliseconds grace);
+  // `sig` to the whole process group, while the runtime runs.
+  void signal_group(int sig) const;
 
  private:
   pid_t pid_ = -1;

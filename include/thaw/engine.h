@@ -31,6 +31,8 @@ struct EngineOptions {
   std::string guest_agent{};
   std::string runtimes_dir{};
   std::string kernel{};  // the guest kernel; empty: the newest /boot/vmlinuz-*
+  // The VMM process's executable (one process per sandbox). Empty: PREFIX/libexec/thaw/thaw-vmm.
+  std::string vmm_executable{};
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   // Idle sandboxes are shut down after this long without an invocation (plus up to 10 %
@@ -96,6 +98,10 @@ class Engine {
   // found, not ready, too large, ...); a function that fails returns normally with
   // function_error set.
   InvokeResult invoke(const InvokeRequest& request);
+
+  // Shuts down the idle sandboxes of `function` (a name; empty: of every function) now rather
+  // than at their idle timeout: to give memory back, or to measure new sandboxes.
+  void release_idle_sandboxes(const std::string& function = {});
 
   EngineStats stats() const;
   const std::string& data_dir() const;

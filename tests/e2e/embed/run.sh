@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 
 cmake --install "$build" --prefix "$prefix" --strip >"$tmp/install.log"
-for f in bin/thaw include/thaw/engine.h lib/libthaw.so libexec/thaw/thaw-agent share/thaw/runtimes/python3.11/bootstrap \
+for f in bin/thaw include/thaw/engine.h lib/libthaw.so libexec/thaw/thaw-agent libexec/thaw/thaw-vmm share/thaw/runtimes/python3.11/bootstrap \
          share/thaw/examples/python-hello/lambda_function.py lib/cmake/thaw/thawConfig.cmake lib/pkgconfig/thaw.pc; do
   [ -e "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done

@@ -4,11 +4,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -255,6 +260,52 @@ TEST_F(EngineKvm, ASandboxThatTimedOutOrCrashedIsNeverReused) {
   EXPECT_EQ(t2.function_error, "") << t2.payload;
   EXPECT_EQ(t2.report.start, StartKind::kCold) << "a timed-out sandbox was reused";
   EXPECT_EQ(engine.stats().sandboxes_started_cold, 3u);
+}
+
+}  // namespace
+}  // namespace thaw
+
+namespace thaw {
+namespace {
+
+// The VMM processes this process (the engine) spawned, from /proc.
+std::vector<pid_t> vmm_children() {
+  std::vector<pid_t> pids;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), {});
+    auto close = stat.rfind(')');
+    if (close == std::string::npos || stat.find("(thaw-vmm)") == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == getpid()) pids.push_back(pid_t(std::stol(name)));
+  }
+  return pids;
+}
+
+TEST_F(EngineKvm, AKilledVmmProcessFailsItsInvocationOnlyAndTheEngineServesTheNext) {
+  Engine engine(options());
+  engine.create_function("sleepy", python(), {.directory = example("python-sleep")});
+  engine.wait_until_ready("sleepy");
+  auto a = std::async(std::launch::async, [&] {
+    return engine.invoke({.function = "sleepy", .payload = R"({"seconds": 50})", .request_id = "bbbbbbbb-0000-4000-8000-000000000002"});
+  });
+  logs_.wait_for_line_starting("sleeping 50.0 s in bbbbbbbb-0000-4000-8000-000000000002");
+  auto pids = vmm_children();
+  ASSERT_EQ(pids.size(), 1u) << "one sandbox, one VMM process";
+  ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
+  auto r = a.get();
+  EXPECT_EQ(r.function_error, "Unhandled");
+  EXPECT_EQ(r.error_type, "Sandbox.Error");
+  EXPECT_NE(r.payload.find("killed by signal 9"), std::string::npos) << r.payload;
+  EXPECT_EQ(engine.stats().sandboxes_idle, 0u);
+  auto next = engine.invoke({.function = "sleepy", .payload = R"({"seconds": 0})"});
+  EXPECT_EQ(next.function_error, "") << next.payload;
+  EXPECT_EQ(next.report.start, StartKind::kCold);
 }
 
 }  // namespace

@@ -159,6 +159,17 @@ TEST_F(EngineControlPlane, BadCodeOrSettingsAreRefusedAndAFailedBuildSaysWhy) {
   EXPECT_EQ(code_of([&] { engine.invoke({.function = "empty"}); }), ErrorCode::kNotReady);
 }
 
+TEST_F(EngineControlPlane, OneEngineAtATimeUsesADataDirectory) {
+  Engine first(options(0));
+  try {
+    Engine second(options(0));
+    ADD_FAILURE() << "two engines opened one data directory";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+    EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(getpid())), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(EngineControlPlane, LeftoversOfAKilledEngineAreClearedOnOpen) {
   {
     Engine engine(options());

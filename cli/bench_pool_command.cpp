@@ -1,0 +1,142 @@
+// thaw bench pool [--reps N] [--json]: what the engine adds, measured side by side in one run.
+//  - warm invocations of one function through thaw::Engine and through a Sandbox directly: the
+//    engine's overhead (qualifier resolution, the pool, log routing);
+//  - invocations that need a new sandbox: restored from the version's SnapStart snapshot vs
+//    cold-started ($LATEST), each after the pool's idle sandboxes were released.
+// p50 and p99 over --reps invocations each (needs KVM).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "base/error.h"
+#include "cli/bench_stats.h"
+#include "cli/commands.h"
+#include "cli/global_options.h"
+#include "engine/sandbox.h"
+#include "thaw/engine.h"
+
+namespace thaw::cli {
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct BenchPoolOptions {
+  unsigned reps = 20;
+  std::string work;
+  bool json = false;
+};
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+void progress(const std::string& what) { std::fprintf(stderr, "bench pool: %s\n", what.c_str()); }
+
+template <typename F>
+Series measure(unsigned reps, F&& once) {
+  Series s;
+  for (unsigned i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    once();
+    s.v.push_back(ms_since(t0));
+  }
+  return s;
+}
+
+void check(const InvokeResult& r) {
+  if (!r.function_error.empty()) throw Error("bench pool: the invocation failed: " + r.error_type + " " + r.payload);
+}
+
+int run_bench_pool(const BenchPoolOptions& o) {
+  fs::remove_all(o.work);
+  EngineOptions eo;
+  eo.data_dir = (fs::path(o.work) / "data").string();
+  eo.init_timeout = std::chrono::seconds(60);  // a software CPU, where there is no /dev/kvm
+  eo.boot_allowance = std::chrono::seconds(300);
+  Engine engine(eo);
+  std::string code = installed_or_built(THAW_INSTALL_DATADIR "/thaw/examples", THAW_EXAMPLES_DIR) + "/python-hello";
+  FunctionSettings fs_;
+  fs_.runtime = "python3.11";
+  fs_.snap_start = SnapStartApplyOn::kPublishedVersions;
+  progress("creating python-hello and publishing it (SnapStart snapshot)");
+  engine.create_function("hello", fs_, {.directory = code});
+  auto latest = engine.wait_until_ready("hello");
+  auto v1 = engine.publish_version("hello");
+  engine.wait_until_ready("hello", v1.version);
+  const std::string payload = R"({"bench": "pool"})";
+
+  progress("warm invocations through the engine");
+  check(engine.invoke({.function = "hello", .payload = payload}));  // the warm sandbox
+  auto engine_warm = measure(o.reps, [&] { check(engine.invoke({.function = "hello", .payload = payload})); });
+
+  progress("warm invocations through a Sandbox directly");
+  auto image = (fs::path(eo.data_dir) / "images").string();
+  std::string image_dir;
+  for (const auto& e : fs::directory_iterator(image)) image_dir = e.path().string();
+  engine::SandboxOptions so;
+  so.boot_allowance = eo.boot_allowance;
+  so.init_timeout = eo.init_timeout;
+  so.log = [](std::string_view l) { spdlog::debug("function: {}", l); };
+  auto sandbox = engine::Sandbox::cold_start(image_dir, so);
+  engine::InvokeRequest req;
+  req.payload = payload;
+  sandbox->invoke(req);
+  auto direct_warm = measure(o.reps, [&] {
+    auto r = sandbox->invoke(req);
+    if (r.status != engine::InvokeResult::Status::kSuccess) throw Error("bench pool: direct invocation failed: " + r.body);
+  });
+  sandbox->shutdown();
+
+  progress("new sandboxes: restored (version " + v1.version + ") and cold ($LATEST)");
+  auto fresh = [&](const std::string& qualifier) {
+    return measure(o.reps, [&] {
+      engine.release_idle_sandboxes("hello");
+      check(engine.invoke({.function = "hello", .qualifier = qualifier, .payload = payload}));
+    });
+  };
+  auto restored = fresh(v1.version);
+  auto cold = fresh("$LATEST");
+
+  double overhead = direct_warm.median() > 0 ? (engine_warm.median() / direct_warm.median() - 1) * 100 : 0;
+  if (o.json) {
+    auto pct = [](const Series& s) { return nlohmann::json{{"p50_ms", s.median()}, {"p99_ms", s.percentile(99)}, {"n", s.v.size()}}; };
+    std::cout << nlohmann::json{{"warm_engine", pct(engine_warm)},
+                                {"warm_sandbox", pct(direct_warm)},
+                                {"engine_overhead_percent", overhead},
+                                {"new_restored", pct(restored)},
+                                {"new_cold", pct(cold)},
+                                {"cold_over_restored", restored.median() > 0 ? cold.median() / restored.median() : 0}}
+                     .dump(2)
+              << std::endl;
+    return 0;
+  }
+  auto row = [](const char* what, const Series& s) {
+    std::printf("  %-34s p50 %9.2f ms   p99 %9.2f ms   (n=%zu)\n", what, s.median(), s.percentile(99), s.v.size());
+  };
+  std::printf("bench pool: python-hello, %u invocations each\n", o.reps);
+  row("warm, through thaw::Engine", engine_warm);
+  row("warm, through a Sandbox directly", direct_warm);
+  std::printf("  engine overhead on a warm invoke: %+.1f %% (p50)\n", overhead);
+  row("new sandbox, restored (SnapStart)", restored);
+  row("new sandbox, cold start", cold);
+  std::printf("  cold / restored: %.1fx (p50)\n", restored.median() > 0 ? cold.median() / restored.median() : 0);
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_pool_command(CLI::App& app) {
+  CLI::App* bench = bench_group(app);
+  auto* sub = bench->add_subcommand("pool", "the engine's overhead on warm invokes, and new sandboxes restored vs cold");
+  auto o = std::make_shared<BenchPoolOptions>();
+  o->work = (exe_dir() / "bench-pool").string();
+  sub->add_option("--reps", o->reps, "invocations per measurement")->capture_default_str()->check(CLI::Range(2, 10000));
+  sub->add_option("--work", o->work, "a scratch data directory (deleted first)")->capture_default_str();
+  sub->add_flag("--json", o->json, "print one JSON object");
+  return {sub, true, [o] { return run_bench_pool(*o); }};
+}
+
+}  // namespace thaw::cli

@@ -1,0 +1,289 @@
+#include "engine/sandbox_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/error.h"
+#include "engine/sandbox_internal.h"
+#include "engine/vmm_protocol.h"
+
+namespace thaw::engine {
+namespace vp = vmm_protocol;
+using std::chrono::milliseconds;
+
+namespace {
+
+// On top of the budgets the VMM process enforces itself: a slow host must not be taken for a
+// hung process.
+constexpr milliseconds kGrace{30'000};
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = ::sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : std::string());
+  }
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "ended";
+}
+
+}  // namespace
+
+SandboxProcess::SandboxProcess(SandboxOptions options) : options_(std::move(options)) {}
+
+std::unique_ptr<SandboxProcess> SandboxProcess::cold_start(const std::string& vmm, const std::string& image_dir,
+                                                           SandboxOptions options) {
+  std::unique_ptr<SandboxProcess> p(new SandboxProcess(std::move(options)));
+  p->spawn(vmm);
+  auto init = p->options_.init_timeout.count() > 0 ? p->options_.init_timeout : milliseconds(900'000);
+  auto budget = p->options_.boot_allowance + init;
+  p->start(vp::message(vp::Op::kColdStart, {{"options", vp::encode_options(p->options_)}, {"image_dir", image_dir}}),
+           budget);
+  return p;
+}
+
+std::unique_ptr<SandboxProcess> SandboxProcess::restore(const std::string& vmm, const std::string& snapshot_dir,
+                                                        SandboxOptions options) {
+  std::unique_ptr<SandboxProcess> p(new SandboxProcess(std::move(options)));
+  p->spawn(vmm);
+  p->start(vp::message(vp::Op::kRestore,
+                       {{"options", vp::encode_options(p->options_)}, {"snapshot_dir", snapshot_dir}}),
+           p->options_.restore_budget);
+  return p;
+}
+
+void SandboxProcess::spawn(const std::string& vmm) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "VMM process");
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  std::string level(spdlog::level::to_string_view(spdlog::get_level()).data(),
+                    spdlog::level::to_string_view(spdlog::get_level()).size());
+  std::string exe = vmm;
+  const char* argv[] = {exe.c_str(), "--log-level", level.c_str(), nullptr};
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork", "VMM process");
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec: this process has the engine's threads' memory.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    if (theirs.get() == 3) {
+      if (::fcntl(3, F_SETFD, 0) != 0) ::_exit(127);
+    } else if (::dup2(theirs.get(), 3) < 0) {  // dup2 clears FD_CLOEXEC on fd 3
+      ::_exit(127);
+    }
+    ::close_range(4, ~0U, 0);  // nothing of the engine's but stdio and the socket
+    ::execv(argv[0], const_cast<char* const*>(argv));
+    const char msg[] = "thaw: cannot exec the VMM process\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  pid_ = pid;
+  control_ = std::move(mine);
+  reader_ = std::thread([this] { read_loop(); });
+}
+
+void SandboxProcess::read_loop() {
+  channel::Decoder decoder;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(control_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    try {
+      decoder.feed(std::string_view(buf, size_t(n)));
+      while (auto m = decoder.next()) {
+        switch (vp::op_of(*m)) {
+          case vp::Op::kLog:
+            if (options_.log) options_.log(m->data);
+            break;
+          case vp::Op::kConsole:
+            if (options_.console) options_.console(m->data);
+            break;
+          default: {
+            std::lock_guard lock(mu_);
+            answers_.push_back(std::move(*m));
+            cv_.notify_all();
+          }
+        }
+      }
+    } catch (const channel::ProtocolError& e) {
+      spdlog::warn("VMM process {} broke its protocol: {}", pid_, e.what());
+      break;
+    }
+  }
+  std::lock_guard lock(mu_);
+  ended_ = true;
+  alive_ = false;
+  cv_.notify_all();
+}
+
+std::optional<channel::Message> SandboxProcess::call(const channel::Message& request, milliseconds deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (ended_) return std::nullopt;
+  }
+  std::string wire = channel::encode(request);
+  size_t done = 0;
+  while (done < wire.size()) {
+    ssize_t n = ::send(control_.get(), wire.data() + done, wire.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;  // the process is gone; the reader sees it too
+    done += size_t(n);
+  }
+  std::unique_lock lock(mu_);
+  bool got = cv_.wait_for(lock, deadline, [&] { return !answers_.empty() || ended_; });
+  if (!answers_.empty()) {
+    auto m = std::move(answers_.front());
+    answers_.pop_front();
+    return m;
+  }
+  lock.unlock();
+  if (!got) {
+    spdlog::warn("VMM process {} did not answer within {} ms: killing it", pid_, deadline.count());
+    kill_process();
+  }
+  return std::nullopt;
+}
+
+void SandboxProcess::start(channel::Message request, milliseconds deadline) {
+  auto m = call(request, deadline + kGrace);
+  if (m && vp::op_of(*m) == vp::Op::kStarted) {
+    std::lock_guard lock(mu_);
+    alive_ = true;
+    return;
+  }
+  if (m && vp::op_of(*m) == vp::Op::kFailed) {
+    auto kind = detail::str(m->meta, "kind");
+    auto message = detail::str(m->meta, "message");
+    kill_process();
+    if (kind == "sandbox") throw SandboxError(detail::str(m->meta, "error_type"), message, m->data);
+    throw Error(message);
+  }
+  std::string why = "the sandbox's VMM process " + end_reason() + " while its sandbox started";
+  kill_process();
+  throw SandboxError("Sandbox.Error", why);
+}
+
+InvokeResult SandboxProcess::invoke(const InvokeRequest& request, milliseconds timeout) {
+  auto m = call(vp::message(vp::Op::kInvoke, vp::encode_request(request), request.payload), timeout + kGrace);
+  if (m && vp::op_of(*m) == vp::Op::kInvokeResult) {
+    try {
+      auto r = vp::decode_result(m->meta, std::move(m->data));
+      if (r.status != InvokeResult::Status::kSuccess && r.status != InvokeResult::Status::kFunctionError) {
+        std::lock_guard lock(mu_);
+        alive_ = false;  // the sandbox inside discarded itself
+      }
+      return r;
+    } catch (const channel::ProtocolError& e) {
+      spdlog::warn("VMM process {}: {}", pid_, e.what());
+    }
+  }
+  InvokeResult r;
+  r.status = InvokeResult::Status::kSandboxError;
+  r.error_type = "Sandbox.Error";
+  std::string why = "the sandbox's VMM process " + end_reason() + " during the invocation";
+  r.body = detail::error_json(r.error_type, "RequestId: " + request.request_id + " Error: " + why);
+  r.report.request_id = request.request_id;
+  r.report.status = "error";
+  kill_process();
+  return r;
+}
+
+SnapshotInfo SandboxProcess::checkpoint(const std::string& snapshot_dir, const std::string& image_dir,
+                                        const std::string& chunk_store) {
+  auto budget = options_.boot_allowance + options_.checkpoint_min_uptime + milliseconds(600'000);
+  auto m = call(vp::message(vp::Op::kCheckpoint,
+                            {{"snapshot_dir", snapshot_dir}, {"image_dir", image_dir}, {"chunk_store", chunk_store}}),
+                budget);
+  {
+    std::lock_guard lock(mu_);
+    alive_ = false;  // a checkpointed sandbox is discarded, as Sandbox::checkpoint does
+  }
+  if (m && vp::op_of(*m) == vp::Op::kCheckpointDone) {
+    auto info = vp::decode_snapshot_info(m->meta);
+    shutdown();
+    return info;
+  }
+  if (m && vp::op_of(*m) == vp::Op::kFailed) {
+    kill_process();
+    if (detail::str(m->meta, "kind") == "sandbox")
+      throw SandboxError(detail::str(m->meta, "error_type"), detail::str(m->meta, "message"), m->data);
+    throw Error(detail::str(m->meta, "message"));
+  }
+  std::string why = "the sandbox's VMM process " + end_reason() + " while it took the snapshot";
+  kill_process();
+  throw SandboxError("Sandbox.Error", why);
+}
+
+bool SandboxProcess::alive() const {
+  std::lock_guard lock(mu_);
+  return alive_ && !ended_;
+}
+
+void SandboxProcess::shutdown() {
+  if (pid_ < 0) return;
+  bool ended;
+  {
+    std::lock_guard lock(mu_);
+    ended = ended_;
+  }
+  // SHUTDOWN inside takes the runtime's 2 s after SIGTERM and the power-off.
+  if (!ended) call(vp::message(vp::Op::kShutdown), milliseconds(15'000));
+  kill_process();
+}
+
+void SandboxProcess::kill_process() {
+  if (pid_ < 0) return;
+  if (!reaped_) {
+    int status = 0;
+    pid_t got = ::waitpid(pid_, &status, WNOHANG);
+    if (got == 0) {
+      ::kill(pid_, SIGKILL);
+      while ((got = ::waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+      }
+    }
+    if (got == pid_) wait_status_ = status;
+    reaped_ = true;
+  }
+  ::shutdown(control_.get(), SHUT_RDWR);  // the reader sees EOF
+  if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+  std::lock_guard lock(mu_);
+  alive_ = false;
+  ended_ = true;
+}
+
+std::string SandboxProcess::end_reason() {
+  if (pid_ < 0) return "never started";
+  if (!reaped_) {
+    // It closed its socket: it is ending, or has; wait a moment for its status.
+    for (int i = 0; i < 100; ++i) {
+      int status = 0;
+      pid_t got = ::waitpid(pid_, &status, WNOHANG);
+      if (got == pid_) {
+        wait_status_ = status;
+        reaped_ = true;
+        break;
+      }
+      if (got < 0) break;
+      ::usleep(10'000);
+    }
+  }
+  return "(pid " + std::to_string(pid_) + ") " + (reaped_ ? describe_status(wait_status_) : "stopped answering");
+}
+
+SandboxProcess::~SandboxProcess() {
+  try {
+    shutdown();
+  } catch (...) {
+  }
+}
+
+}  // namespace thaw::engine

@@ -1,0 +1,73 @@
+#pragma once
+// A sandbox whose microVM runs in a VMM process of its own (thaw-vmm, engine/vmm_process_main.cpp),
+// as Firecracker runs one process per microVM: the engine keeps this handle, the process keeps
+// the VM, its memory and its loader. They talk over a socketpair (engine/vmm_protocol.h); the
+// process's log and console lines arrive as they happen. If the process crashes, hangs or is
+// killed, this sandbox ends with a clear error and nothing else is touched: the engine's
+// threads never run guest code. Same contract as Sandbox, plus a deadline on every request
+// (a hung VMM process is killed).
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "base/unique_fd.h"
+#include "engine/sandbox.h"
+#include "runtime-api/channel_protocol.h"
+
+namespace thaw::engine {
+
+class SandboxProcess {
+ public:
+  // Spawn `vmm_executable` and cold-start / restore in it. Throw SandboxError as Sandbox does
+  // (and when the process cannot be started or dies), thaw::Error for a snapshot that cannot
+  // be used.
+  static std::unique_ptr<SandboxProcess> cold_start(const std::string& vmm_executable, const std::string& image_dir,
+                                                    SandboxOptions options);
+  static std::unique_ptr<SandboxProcess> restore(const std::string& vmm_executable, const std::string& snapshot_dir,
+                                                 SandboxOptions options);
+  ~SandboxProcess();  // shutdown(), then the process is reaped
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  // As Sandbox::invoke; `timeout` is the function's (the process enforces it; a process that
+  // does not answer within it plus a grace period is killed).
+  InvokeResult invoke(const InvokeRequest& request, std::chrono::milliseconds timeout);
+  SnapshotInfo checkpoint(const std::string& snapshot_dir, const std::string& image_dir,
+                          const std::string& chunk_store);
+  void shutdown();
+  bool alive() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  SandboxProcess(SandboxOptions options);
+  void spawn(const std::string& vmm_executable);
+  void start(channel::Message request, std::chrono::milliseconds deadline);
+  // Sends a request and waits for its answer; nullopt when the process ended or the deadline
+  // passed (the process is killed then).
+  std::optional<channel::Message> call(const channel::Message& request, std::chrono::milliseconds deadline);
+  void read_loop();
+  void kill_process();
+  // Why the process is gone ("killed by signal 9"), once it is.
+  std::string end_reason();
+
+  SandboxOptions options_;
+  pid_t pid_ = -1;
+  UniqueFd control_;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<channel::Message> answers_;
+  bool ended_ = false;  // the socket closed or carried garbage
+  bool alive_ = false;
+  int wait_status_ = 0;
+  bool reaped_ = false;
+};
+
+}  // namespace thaw::engine

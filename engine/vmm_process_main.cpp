@@ -1,0 +1,137 @@
+// thaw-vmm: one sandbox's microVM in a process of its own, spawned by the engine
+// (engine/sandbox_process.h) and driven over the socketpair it inherits as fd 3:
+//   thaw-vmm [--log-level LEVEL]
+// It holds nothing of the engine but what one sandbox needs (its image or snapshot directory,
+// the chunk store it reads), opens everything it uses while it starts the sandbox, and ends
+// when the engine says so, when its socket closes, or when the engine dies (PR_SET_PDEATHSIG),
+// so a crash or a hang here takes down this sandbox only.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "engine/sandbox.h"
+#include "engine/vmm_protocol.h"
+
+namespace thaw::engine {
+namespace {
+namespace vp = vmm_protocol;
+
+constexpr int kControlFd = 3;
+
+// The control socket's sending side, shared by the request loop and the sandbox's threads.
+class ControlLink {
+ public:
+  void send(const channel::Message& m) {
+    std::string wire = channel::encode(m);
+    std::lock_guard lock(mu_);
+    size_t done = 0;
+    while (done < wire.size()) {
+      ssize_t n = ::write(kControlFd, wire.data() + done, wire.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) ::_exit(3);  // the engine is gone: nothing left to serve
+      done += size_t(n);
+    }
+  }
+
+ private:
+  std::mutex mu_;
+};
+
+class VmmProcess {
+ public:
+  // Handles one request; false once the process should end.
+  bool handle(const channel::Message& m) {
+    try {
+      switch (vp::op_of(m)) {
+        case vp::Op::kColdStart:
+          sandbox_ = Sandbox::cold_start(m.meta.at("image_dir").get<std::string>(), options(m.meta.at("options")));
+          link_.send(vp::message(vp::Op::kStarted));
+          return true;
+        case vp::Op::kRestore:
+          sandbox_ = Sandbox::restore(m.meta.at("snapshot_dir").get<std::string>(), options(m.meta.at("options")));
+          link_.send(vp::message(vp::Op::kStarted));
+          return true;
+        case vp::Op::kInvoke: {
+          auto r = started().invoke(vp::decode_request(m.meta, m.data));
+          link_.send(vp::message(vp::Op::kInvokeResult, vp::encode_result(r), std::move(r.body)));
+          return true;
+        }
+        case vp::Op::kCheckpoint: {
+          auto info = started().checkpoint(m.meta.at("snapshot_dir").get<std::string>(),
+                                           m.meta.at("image_dir").get<std::string>(),
+                                           m.meta.at("chunk_store").get<std::string>());
+          link_.send(vp::message(vp::Op::kCheckpointDone, vp::encode_snapshot_info(info)));
+          return true;
+        }
+        case vp::Op::kShutdown:
+          if (sandbox_) sandbox_->shutdown();
+          link_.send(vp::message(vp::Op::kShutdownDone));
+          return false;
+        default:
+          throw channel::ProtocolError("unexpected message type " + std::to_string(unsigned(m.type)));
+      }
+    } catch (const SandboxError& e) {
+      link_.send(vp::message(vp::Op::kFailed,
+                             {{"kind", "sandbox"}, {"error_type", e.error_type()}, {"message", e.what()}}, e.body()));
+    } catch (const std::exception& e) {
+      link_.send(vp::message(vp::Op::kFailed, {{"kind", "error"}, {"error_type", ""}, {"message", e.what()}}));
+    }
+    return true;
+  }
+
+ private:
+  SandboxOptions options(const nlohmann::json& j) {
+    auto o = vp::decode_options(j);
+    o.log = [this](std::string_view line) { link_.send(vp::message(vp::Op::kLog, {}, std::string(line))); };
+    o.console = [this](std::string_view line) { link_.send(vp::message(vp::Op::kConsole, {}, std::string(line))); };
+    return o;
+  }
+  Sandbox& started() {
+    if (!sandbox_) throw Error("thaw-vmm: no sandbox started yet");
+    return *sandbox_;
+  }
+
+  ControlLink link_;
+  std::unique_ptr<Sandbox> sandbox_;
+};
+
+int serve() {
+  VmmProcess vmm;
+  channel::Decoder decoder;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(kControlFd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;  // the engine closed its end
+    decoder.feed(std::string_view(buf, size_t(n)));
+    while (auto m = decoder.next())
+      if (!vmm.handle(*m)) return 0;
+  }
+}
+
+}  // namespace
+}  // namespace thaw::engine
+
+int main(int argc, char** argv) {
+  std::string level = "warn";
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--log-level") == 0) level = argv[i + 1];
+  // The engine's death ends this process too (set again here: the engine sets it in the child
+  // before exec, and exec keeps it for a binary that gains no privileges).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  try {
+    thaw::init_logging(level);
+    return thaw::engine::serve();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "thaw-vmm: %s\n", e.what());
+    return 1;
+  }
+}

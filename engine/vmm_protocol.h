@@ -1,0 +1,49 @@
+#pragma once
+// What the engine and a VMM process (thaw-vmm, one per sandbox) say to each other over their
+// socketpair. Frames are the channel's (runtime-api/channel_protocol.h: checksummed header,
+// JSON meta, raw data) with message types of their own, above the guest channel's range. The
+// engine sends one request at a time and waits for its result; the VMM process sends log and
+// console lines as they come. Every field a message needs is checked when it is decoded: a
+// missing one is a ProtocolError, never a default.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/sandbox.h"
+#include "runtime-api/channel_protocol.h"
+
+namespace thaw::engine::vmm_protocol {
+
+enum class Op : uint16_t {
+  // engine -> VMM process
+  kColdStart = 101,   // meta: options, image_dir
+  kRestore = 102,     // meta: options, snapshot_dir
+  kInvoke = 103,      // meta: request; data: payload
+  kCheckpoint = 104,  // meta: snapshot_dir, image_dir, chunk_store
+  kShutdown = 105,    // SHUTDOWN, then the process exits
+  // VMM process -> engine
+  kStarted = 110,     // the sandbox is up (cold start or restore done)
+  kInvokeResult = 111,  // meta: result (without body); data: body
+  kCheckpointDone = 112,  // meta: info
+  kFailed = 113,      // meta: error_type, message, kind ("sandbox" | "error"); data: the runtime's body
+  kShutdownDone = 114,
+  kLog = 120,         // data: a function log line
+  kConsole = 121,     // data: a guest console line
+};
+
+channel::Message message(Op op, nlohmann::json meta = nlohmann::json::object(), std::string data = {});
+inline Op op_of(const channel::Message& m) { return static_cast<Op>(m.type); }
+
+// The options a VMM process needs (its callbacks become kLog / kConsole messages).
+nlohmann::json encode_options(const SandboxOptions& o);
+SandboxOptions decode_options(const nlohmann::json& j);
+
+nlohmann::json encode_request(const InvokeRequest& r);  // without the payload (it is the data)
+InvokeRequest decode_request(const nlohmann::json& j, std::string payload);
+nlohmann::json encode_result(const InvokeResult& r);  // without the body (it is the data)
+InvokeResult decode_result(const nlohmann::json& j, std::string body);
+nlohmann::json encode_snapshot_info(const SnapshotInfo& i);
+SnapshotInfo decode_snapshot_info(const nlohmann::json& j);
+
+}  // namespace thaw::engine::vmm_protocol
