@@ -153,6 +153,16 @@ void Engine::Impl::persist(const FunctionRecord& r) {
   changed.notify_all();
 }
 
+FunctionInfo Engine::Impl::commit_latest_update(FunctionRecord& r, FunctionRecord next) {
+  next.latest.revision_id = hooks::new_uuid_v4();
+  next.latest.last_modified = now_iso8601();
+  next.latest.last_update_status = LastUpdateStatus::kInProgress;
+  persist(next);
+  r = std::move(next);
+  enqueue(r.name, std::string(engine::kLatest));  // the new image of $LATEST
+  return info_of(r, r.latest);
+}
+
 void Engine::Impl::references(std::set<std::string>& code_refs, std::set<std::string>& images,
                               std::set<std::string>& snapshots) const {
   auto add = [&](const VersionRecord& v) {
@@ -293,13 +303,7 @@ FunctionInfo Engine::update_function_code(const std::string& function, const Fun
   FunctionRecord next = r;
   next.latest.code_sha256_hex = stored.sha256_hex;
   next.latest.code_size = stored.size;
-  next.latest.revision_id = hooks::new_uuid_v4();
-  next.latest.last_modified = now_iso8601();
-  next.latest.last_update_status = LastUpdateStatus::kInProgress;
-  impl_->persist(next);
-  r = std::move(next);
-  impl_->enqueue(r.name, std::string(engine::kLatest));
-  return impl_->info_of(r, r.latest);
+  return impl_->commit_latest_update(r, std::move(next));
 }
 
 FunctionInfo Engine::update_function_configuration(const std::string& function, const FunctionSettingsUpdate& u) {
@@ -318,13 +322,7 @@ FunctionInfo Engine::update_function_configuration(const std::string& function, 
   if (u.snap_start) s.snap_start = *u.snap_start;
   FunctionRecord next = r;
   next.latest.settings = normalized(r.name, s);
-  next.latest.revision_id = hooks::new_uuid_v4();
-  next.latest.last_modified = now_iso8601();
-  next.latest.last_update_status = LastUpdateStatus::kInProgress;
-  impl_->persist(next);
-  r = std::move(next);
-  impl_->enqueue(r.name, std::string(engine::kLatest));
-  return impl_->info_of(r, r.latest);
+  return impl_->commit_latest_update(r, std::move(next));
 }
 
 FunctionInfo Engine::publish_version(const std::string& function, const std::string& description,

@@ -60,6 +60,8 @@ struct Engine::Impl {
   FunctionInfo info_of(const engine::FunctionRecord& r, const engine::VersionRecord& v) const;
   AliasInfo alias_info(const engine::FunctionRecord& r, const engine::AliasRecord& a) const;
   void persist(const engine::FunctionRecord& r);
+  // $LATEST changed (code or configuration): a new revision, durable, and its image queued.
+  FunctionInfo commit_latest_update(engine::FunctionRecord& r, engine::FunctionRecord next);
   void references(std::set<std::string>& code_refs, std::set<std::string>& images,
                   std::set<std::string>& snapshots) const;
   // At start-up: deletes the code, images and snapshots no record refers to, and what

@@ -47,15 +47,28 @@ SandboxPool::~SandboxPool() {
 }
 
 std::unique_ptr<PooledSandbox> SandboxPool::take(const std::string& key) {
-  std::lock_guard lock(mu_);
-  // Most recently used first: the others age out under the idle timeout.
-  auto [first, last] = idle_.equal_range(key);
-  if (first == last) return nullptr;
-  auto newest = first;
-  for (auto it = first; it != last; ++it)
-    if (it->second.expires > newest->second.expires) newest = it;
-  auto s = std::move(newest->second.sandbox);
-  idle_.erase(newest);
+  std::vector<std::unique_ptr<PooledSandbox>> dead;
+  std::unique_ptr<PooledSandbox> s;
+  {
+    std::lock_guard lock(mu_);
+    // Most recently used first: the others age out under the idle timeout. One whose VMM
+    // process died while idle is not handed out.
+    for (;;) {
+      auto [first, last] = idle_.equal_range(key);
+      if (first == last) break;
+      auto newest = first;
+      for (auto it = first; it != last; ++it)
+        if (it->second.expires > newest->second.expires) newest = it;
+      auto candidate = std::move(newest->second.sandbox);
+      idle_.erase(newest);
+      if (candidate->sandbox->alive()) {
+        s = std::move(candidate);
+        break;
+      }
+      dead.push_back(std::move(candidate));
+    }
+  }
+  shut_down(std::move(dead));
   return s;
 }
 

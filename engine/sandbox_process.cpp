@@ -91,7 +91,7 @@ void SandboxProcess::spawn(const std::string& vmm) {
 }
 
 void SandboxProcess::read_loop() {
-  channel::Decoder decoder;
+  auto decoder = vp::decoder();
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(control_.get(), buf, sizeof buf);

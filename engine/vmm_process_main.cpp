@@ -105,7 +105,7 @@ class VmmProcess {
 
 int serve() {
   VmmProcess vmm;
-  channel::Decoder decoder;
+  auto decoder = vp::decoder();
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(kControlFd, buf, sizeof buf);

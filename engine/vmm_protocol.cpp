@@ -24,7 +24,7 @@ using ms = std::chrono::milliseconds;
 channel::Message message(Op op, json meta, std::string data) {
   channel::Message m;
   m.type = static_cast<channel::MessageType>(op);
-  m.meta = std::move(meta);
+  m.meta = meta.is_null() ? json::object() : std::move(meta);  // `{}` in a call is null, not {}
   m.data = std::move(data);
   return m;
 }

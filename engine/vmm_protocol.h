@@ -32,6 +32,10 @@ enum class Op : uint16_t {
   kConsole = 121,     // data: a guest console line
 };
 
+inline constexpr uint16_t kFirstOp = 101, kLastOp = 121;
+// A decoder for this protocol's frames.
+inline channel::Decoder decoder() { return channel::Decoder(kFirstOp, kLastOp); }
+
 channel::Message message(Op op, nlohmann::json meta = nlohmann::json::object(), std::string data = {});
 inline Op op_of(const channel::Message& m) { return static_cast<Op>(m.type); }
 

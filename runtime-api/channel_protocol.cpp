@@ -104,7 +104,8 @@ std::optional<Message> Decoder::next() {
   Message m;
   m.type = static_cast<MessageType>(get16(h + 4));
   m.sequence = get32(h + 8);
-  if (message_type_name(m.type) == "unknown") throw fail("unknown message type " + std::to_string(get16(h + 4)));
+  uint16_t type = get16(h + 4);
+  if (type < first_type_ || type > last_type_) throw fail("unknown message type " + std::to_string(type));
   m.meta = nlohmann::json::parse(body + 4, body + 4 + meta_len, nullptr, false);
   if (m.meta.is_discarded() || !m.meta.is_object()) throw fail("meta is not a JSON object");
   m.data.assign(body + 4 + meta_len, length - 4 - meta_len);

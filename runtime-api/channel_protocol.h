@@ -70,6 +70,10 @@ std::string encode(const Message& m);
 // ProtocolError the stream cannot be trusted and the decoder stays failed.
 class Decoder {
  public:
+  // Frames whose type lies outside [first_type, last_type] are a ProtocolError. The default is
+  // the guest channel's MessageType; the engine's protocol with its VMM processes has its own.
+  explicit Decoder(uint16_t first_type = 1, uint16_t last_type = uint16_t(MessageType::kAgentReady))
+      : first_type_(first_type), last_type_(last_type) {}
   void feed(std::span<const std::byte> bytes);
   void feed(std::string_view bytes) { feed(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
   // The next complete message, if any. Throws ProtocolError on a malformed frame.
@@ -77,6 +81,7 @@ class Decoder {
   size_t buffered() const { return buffer_.size() - offset_; }
 
  private:
+  uint16_t first_type_, last_type_;
   std::string buffer_;
   size_t offset_ = 0;
   std::optional<std::string> failed_;

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/engine_errors.h"
 #include "thaw/engine.h"
 
 namespace thaw {
@@ -26,14 +27,7 @@ namespace fs = std::filesystem;
 
 std::string example(const std::string& name) { return std::string(THAW_SOURCE_DIR) + "/examples/functions/" + name; }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const EngineError& e) {
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using test::code_of;
 
 // Log lines the engine reports, with a wait for one to appear.
 struct LogWatch {
@@ -45,13 +39,19 @@ struct LogWatch {
     events.push_back(e);
     cv.notify_all();
   }
-  void wait_for_line_starting(const std::string& prefix) {
+  // A line that never comes fails the test after `patience` (with the lines that did come)
+  // instead of hanging it.
+  void wait_for_line_starting(const std::string& prefix, std::chrono::seconds patience = std::chrono::seconds(240)) {
     std::unique_lock lock(mu);
-    cv.wait(lock, [&] {
+    bool seen = cv.wait_for(lock, patience, [&] {
       for (const auto& e : events)
         if (e.line.rfind(prefix, 0) == 0) return true;
       return false;
     });
+    if (seen) return;
+    std::string all;
+    for (const auto& e : events) all += "  " + e.function + ":" + e.version + " " + e.line + "\n";
+    FAIL() << "no log line starting with '" << prefix << "' within " << patience.count() << " s; the log:\n" << all;
   }
 };
 

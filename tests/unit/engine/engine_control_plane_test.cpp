@@ -8,20 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/engine_errors.h"
 #include "thaw/engine.h"
 
 namespace thaw {
 namespace {
 namespace fs = std::filesystem;
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const EngineError& e) {
-    return e.code();
-  }
-  return ErrorCode::kInternal;
-}
+using test::code_of;
 
 class EngineControlPlane : public ::testing::Test {
  protected:

@@ -6,11 +6,13 @@ and that would land on every cold start.
 """
 
 import json
+import select
 import socket
 import time
 
 API_PREFIX = "/2018-06-01/runtime"
 _MAX_HEADER_BYTES = 1024 * 1024 + 64 * 1024
+_SIGNAL_SLICE_S = 0.2
 
 
 class RuntimeApiError(Exception):
@@ -108,6 +110,12 @@ class HttpConnection:
             self._sock.sendall(body)
 
     def _fill(self, first):
+        # Waits in slices: Python runs signal handlers only in the main thread, between
+        # bytecodes, and a signal the kernel hands to another thread (SIGTERM at SHUTDOWN, with
+        # the function's own threads running) does not interrupt this thread's recv. Waking up
+        # every 0.2 s lets the function's SIGTERM handler run within SHUTDOWN's 2 s.
+        while not select.select([self._sock], [], [], _SIGNAL_SLICE_S)[0]:
+            pass
         data = self._sock.recv(262144)
         if not data:
             if first and not self._buf:
