@@ -20,6 +20,7 @@
 
 #include "base/error.h"
 #include "base/unique_fd.h"
+#include "cli/bench_stats.h"
 #include "cli/commands.h"
 #include "engine/vmm/vm.h"
 #include "guest/image/guest_files.h"
@@ -37,7 +38,6 @@ struct BenchBootOptions {
   bool json = false;
 };
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

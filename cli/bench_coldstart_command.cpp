@@ -42,7 +42,6 @@ struct BenchColdstartOptions {
   std::string plot;
 };
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 struct FunctionResult {
   Series cold, restore, restore_prefetch, warm, first_invoke_duration, warm_duration;

@@ -1,10 +1,16 @@
 #pragma once
-// Samples of one measurement in a benchmark run, and the order statistics the benchmarks print.
+// Samples of one measurement in a benchmark run, the order statistics the benchmarks print,
+// and the clock they read.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
 namespace thaw::cli {
+
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
 
 struct Series {
   std::vector<double> v;

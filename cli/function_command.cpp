@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "cli/commands.h"
 #include "cli/global_options.h"
+#include "cli/option_values.h"
 #include "invoke-api/lambda_json.h"
 #include "thaw/engine.h"
 
@@ -39,16 +40,6 @@ FunctionCode code_from(const std::string& path) {
   if (fs::is_directory(path)) return {.directory = path};
   if (fs::is_regular_file(path)) return {.zip_file = path};
   throw Error("--code " + path + ": no such directory or .zip file");
-}
-
-std::map<std::string, std::string> env_from(const std::vector<std::string>& kvs) {
-  std::map<std::string, std::string> env;
-  for (const auto& kv : kvs) {
-    auto eq = kv.find('=');
-    if (eq == 0 || eq == std::string::npos) throw Error("--env " + kv + ": expected KEY=VALUE");
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
 }
 
 std::optional<AliasRouting> routing_from(const std::string& r) {
@@ -101,7 +92,7 @@ int run_create(const FunctionArgs& a) {
   s.memory_mb = a.memory_mb;
   s.timeout_s = a.timeout_s;
   s.description = a.description;
-  s.environment = env_from(a.env);
+  s.environment = environment_from(a.env);
   s.snap_start = a.snapstart ? SnapStartApplyOn::kPublishedVersions : SnapStartApplyOn::kNone;
   auto f = engine.create_function(a.name, s, code_from(a.code));
   print_function(wait_active(engine, f, "building the image of"), a.json);
@@ -123,7 +114,7 @@ int run_update_config(const FunctionArgs& a, CLI::App* sub) {
   if (sub->count("--description")) u.description = a.description;
   if (sub->count("--memory")) u.memory_mb = a.memory_mb;
   if (sub->count("--timeout")) u.timeout_s = a.timeout_s;
-  if (sub->count("--env")) u.environment = env_from(a.env);
+  if (sub->count("--env")) u.environment = environment_from(a.env);
   if (a.snapstart) u.snap_start = SnapStartApplyOn::kPublishedVersions;
   if (a.no_snapstart) u.snap_start = SnapStartApplyOn::kNone;
   auto f = engine.update_function_configuration(a.name, u);

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/option_values.h"
 #include "engine/guest_paths.h"
 #include "guest/image/function_config.h"
 #include "guest/image/image_builder.h"
@@ -34,11 +35,7 @@ int run_image_build(const ImageBuildArgs& a) {
   o.function.memory_mb = a.memory_mb ? a.memory_mb : image::FunctionConfig::default_memory_mb(o.function.runtime);
   o.function.timeout_s = a.timeout_s;
   o.function.init_timeout_s = a.init_timeout_s;
-  for (const auto& kv : a.env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw Error("--env takes KEY=VALUE, not '" + kv + "'");
-    o.function.environment[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  o.function.environment = environment_from(a.env);
   o.code_dir = a.code;
   o.out_dir = a.out;
   o.kernel_path = a.kernel;

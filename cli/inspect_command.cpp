@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "cli/commands.h"
 #include "snapshot/page_store_reader.h"
+#include "snapshot/store_sharing.h"
 #include "snapshot/working_set.h"
 
 namespace thaw::cli {
@@ -116,8 +117,36 @@ void working_set_section(const InspectContext& c, ordered_json& out) {
   out["working_set"] = {{"present", true}, {"chunks", ws->size()}, {"bytes", raw}, {"stored_bytes", stored}};
 }
 
-const std::vector<Section> kSections = {snapshot_section, machine_section, memory_section, page_store_section,
-                                        working_set_section, files_section};
+// The snapshot directory's siblings that use the same chunk store (as an engine's data
+// directory keeps its snapshots): what this snapshot has to itself and what it shares.
+void sharing_section(const InspectContext& c, ordered_json& out) {
+  std::error_code ec;
+  auto store = fs::weakly_canonical(snapshot::store_path(c.dir, c.manifest), ec);
+  std::vector<fs::path> dirs{c.dir};
+  auto self = fs::weakly_canonical(c.dir, ec);
+  for (const auto& e : fs::directory_iterator(self.parent_path(), ec)) {
+    if (!e.is_directory() || e.path() == self || !fs::exists(e.path() / "manifest.json")) continue;
+    try {
+      if (fs::weakly_canonical(snapshot::store_path(e.path(), snapshot::read_manifest(e.path()))) == store)
+        dirs.push_back(e.path());
+    } catch (const std::exception&) {
+      // a snapshot being written or damaged: not counted
+    }
+  }
+  auto sharing = snapshot::measure_sharing(dirs);
+  const auto& me = sharing.snapshots.front();
+  out["sharing"] = {{"snapshots_in_store", dirs.size()},
+                    {"this_snapshot", {{"referenced_bytes", me.referenced_bytes},
+                                       {"unique_bytes", me.unique_bytes},
+                                       {"shared_bytes", me.shared_bytes}}},
+                    {"store", {{"stored_bytes", sharing.stored_bytes},
+                               {"unique_bytes", sharing.unique_bytes},
+                               {"shared_bytes", sharing.shared_bytes},
+                               {"referenced_bytes", sharing.referenced_bytes}}}};
+}
+
+const std::vector<Section> kSections = {snapshot_section, machine_section,     memory_section, page_store_section,
+                                        sharing_section,  working_set_section, files_section};
 
 // Renders the report as indented "key: value" lines; long arrays are summarised.
 void render_text(const ordered_json& j, int indent) {

@@ -63,7 +63,7 @@ std::string ArtifactBuilder::build_image(const std::string& name, const VersionR
 }
 
 std::string ArtifactBuilder::take_snapshot(const std::string& name, const VersionRecord& version,
-                                           SandboxOptions options) const {
+                                           SandboxOptions options, VmmLaunch launch) const {
   auto image = image_dir(version.image).string();
   options.initialization_type = "snap-start";
   options.init_timeout = std::max(options.init_timeout,
@@ -71,7 +71,7 @@ std::string ArtifactBuilder::take_snapshot(const std::string& name, const Versio
   options.function_version = version.version;
   std::string snapshot = name + "-" + version.version + "-" + random_hex(6);
   WorkDir work{paths_.work / ("snapshot-" + snapshot)};
-  auto sandbox = SandboxProcess::cold_start(paths_.vmm(), image, std::move(options));
+  auto sandbox = SandboxProcess::cold_start(std::move(launch), image, std::move(options));
   auto info = sandbox->checkpoint(work.path.string(), image, paths_.chunks.string());
   spdlog::info("snapshot of {}:{}: INIT {:.0f} ms, saved in {:.0f} ms ({:.1f} MiB new in the chunk store, {} chunks "
                "shared)",

@@ -12,6 +12,7 @@
 #include "engine/function_store.h"
 #include "engine/guest_paths.h"
 #include "engine/sandbox.h"
+#include "engine/sandbox_process.h"
 
 namespace thaw::engine {
 
@@ -34,7 +35,8 @@ class ArtifactBuilder {
   // Cold-starts the image in a VMM process with initialization_type "snap-start", runs INIT and its
   // before-snapshot hooks, and snapshots it into the shared chunk store; returns the snapshot's
   // directory name under paths.snapshots. SandboxError when INIT fails.
-  std::string take_snapshot(const std::string& name, const VersionRecord& version, SandboxOptions options) const;
+  std::string take_snapshot(const std::string& name, const VersionRecord& version, SandboxOptions options,
+                            VmmLaunch launch) const;
 
   std::filesystem::path image_dir(const std::string& image) const { return paths_.images / image; }
   std::filesystem::path snapshot_dir(const std::string& snapshot) const { return paths_.snapshots / snapshot; }

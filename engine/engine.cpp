@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "base/error.h"
@@ -12,6 +13,7 @@
 #include "engine/guest_paths.h"
 #include "engine/qualifier.h"
 #include "snapshot/manifest.h"
+#include "snapshot/store_sharing.h"
 
 namespace thaw {
 namespace fs = std::filesystem;
@@ -25,6 +27,28 @@ fs::path prepared_data_dir(const EngineOptions& o) {
   fs::create_directories(d, ec);
   if (ec) throw EngineError(ErrorCode::kInvalidParameter, "cannot create the data directory " + d.string() + ": " + ec.message());
   return fs::absolute(d);
+}
+
+std::unique_ptr<engine::CgroupParent> open_cgroups(const EngineOptions& o) {
+  if (o.cgroup_parent == "none") return nullptr;
+  std::string why;
+  auto parent = engine::CgroupParent::open(o.cgroup_parent, why);
+  if (parent)
+    spdlog::debug("engine: VMM processes run in cgroups under {}", parent->path());
+  else
+    spdlog::info("engine: VMM processes run without cgroup limits: {}", why);
+  return parent;
+}
+
+double cpu_scale_of(const EngineOptions& o) {
+  if (o.cpu_scale) return std::max(0.0, *o.cpu_scale);
+  if (const char* env = std::getenv("THAW_CPU_SCALE"); env && *env) {
+    char* end = nullptr;
+    double v = std::strtod(env, &end);
+    if (end && *end == '\0' && v >= 0) return v;
+    spdlog::warn("engine: THAW_CPU_SCALE={} is not a number >= 0; using 1", env);
+  }
+  return 1;
 }
 
 engine::ArtifactPaths artifact_paths(const fs::path& data, const EngineOptions& o) {
@@ -48,6 +72,8 @@ Engine::Impl::Impl(EngineOptions o)
       store(data / "functions"),
       code(data / "code"),
       builder(artifact_paths(data, options), code),
+      cgroups(open_cgroups(options)),
+      cpu_scale(cpu_scale_of(options)),
       pool(options.idle_timeout),
       data_text(data.string()) {
   records = store.load_all();
@@ -125,18 +151,37 @@ EngineStats Engine::stats() const {
   s.sandboxes_started_cold = impl_->started_cold.load();
   s.sandboxes_restored = impl_->restored.load();
   s.sandboxes_reused = impl_->reused.load();
+  auto sharing = impl_->sharing();
+  s.snapshot_referenced_bytes = sharing.referenced_bytes;
+  s.shared_chunk_bytes = sharing.shared_bytes;
+  s.unique_chunk_bytes = sharing.unique_bytes;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(impl_->builder.paths().snapshots, ec)) {
-    try {
-      s.snapshot_referenced_bytes += snapshot::read_manifest(e.path()).totals.referenced_bytes;
-    } catch (const std::exception&) {
-      // one being deleted, or damaged: counted by nobody
-    }
-  }
   for (auto it = fs::recursive_directory_iterator(impl_->builder.paths().chunks, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec))
     if (it->is_regular_file(ec)) s.chunk_store_bytes += it->file_size(ec);
   return s;
+}
+
+snapshot::StoreSharing Engine::Impl::sharing() const {
+  std::set<std::string> names;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [n, r] : records)
+      for (const auto& [number, v] : r.versions)
+        if (!v.snapshot.empty()) names.insert(v.snapshot);
+  }
+  std::lock_guard lock(sharing_mu);
+  if (names != sharing_of) {
+    std::vector<fs::path> dirs;
+    for (const auto& n : names) dirs.push_back(builder.snapshot_dir(n));
+    try {
+      sharing_cache = snapshot::measure_sharing(dirs);
+      sharing_of = std::move(names);
+    } catch (const std::exception& e) {
+      spdlog::debug("engine: chunk store sharing not measured: {}", e.what());  // one deleted meanwhile
+    }
+  }
+  return sharing_cache;
 }
 
 void Engine::release_idle_sandboxes(const std::string& function) {
@@ -147,7 +192,17 @@ void Engine::shutdown(std::chrono::milliseconds drain) {
   if (!impl_ || impl_->draining.exchange(true)) return;
   {
     std::unique_lock lock(impl_->mu);
-    impl_->changed.wait_for(lock, drain, [&] { return impl_->busy.load() == 0; });
+    if (!impl_->changed.wait_for(lock, drain, [&] { return impl_->busy.load() == 0; })) {
+      // Out of time: the invocations still running end now, each with an error that says so.
+      impl_->drain_expired = true;
+      {
+        std::lock_guard running(impl_->running_mu);
+        spdlog::warn("engine shutdown: {} invocation(s) still running after {} ms: ending their sandboxes",
+                     impl_->running.size(), drain.count());
+        for (auto* sandbox : impl_->running) sandbox->kill();
+      }
+      impl_->changed.wait(lock, [&] { return impl_->busy.load() == 0; });
+    }
     impl_->stopping = true;
   }
   impl_->changed.notify_all();

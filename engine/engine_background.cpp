@@ -60,7 +60,7 @@ void Engine::Impl::run_job(const std::string& name, const std::string& version) 
     if (is_latest || done.image.empty()) done.image = builder.build_image(name, done);
     if (!is_latest && done.settings.snap_start == SnapStartApplyOn::kPublishedVersions) {
       auto options = sandbox_options(name, done);
-      done.snapshot = builder.take_snapshot(name, done, std::move(options));
+      done.snapshot = builder.take_snapshot(name, done, std::move(options), launch(done));
     }
     done.state = FunctionState::kActive;
     done.last_update_status = LastUpdateStatus::kSuccessful;

@@ -19,6 +19,9 @@
 #include "engine/function_store.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
+#include "engine/sandbox_process.h"
+#include "engine/vmm_cgroup.h"
+#include "snapshot/store_sharing.h"
 #include "thaw/engine.h"
 
 namespace thaw {
@@ -41,10 +44,17 @@ struct Engine::Impl {
   std::map<std::string, engine::FunctionRecord> records;
   std::map<std::string, uint64_t> alias_invocations;  // "name:alias" -> invocations routed so far
 
+  std::unique_ptr<engine::CgroupParent> cgroups;  // null: VMM processes run without limits
+  double cpu_scale = 1;
   engine::SandboxPool pool;
   std::string data_text;
   std::atomic<unsigned> busy{0};
   std::atomic<bool> draining{false};
+  // The sandboxes invocations are running in, so that a drain that runs out of time can end
+  // them (their invocations return at once, with an error that says so).
+  std::mutex running_mu;
+  std::set<engine::SandboxProcess*> running;
+  std::atomic<bool> drain_expired{false};
   std::atomic<uint64_t> started_cold{0}, restored{0}, reused{0};
 
   std::deque<std::pair<std::string, std::string>> jobs;  // (function, version) to build
@@ -52,6 +62,13 @@ struct Engine::Impl {
   unsigned jobs_running = 0;
   bool packs_gc_pending = false;  // a snapshot went while a job wrote to the chunk store
   std::vector<std::thread> workers;
+
+  // How the snapshots share the chunk store, measured again only when the set of snapshots
+  // changed (it reads every snapshot's page index).
+  snapshot::StoreSharing sharing() const;
+  mutable std::mutex sharing_mu;
+  mutable std::set<std::string> sharing_of;
+  mutable snapshot::StoreSharing sharing_cache;
 
   // control_plane.cpp (callers hold mu)
   engine::FunctionRecord& record_of(const std::string& name);
@@ -79,6 +96,12 @@ struct Engine::Impl {
 
   // engine_invoke.cpp
   engine::SandboxOptions sandbox_options(const std::string& name, const engine::VersionRecord& v) const;
+  // The VMM executable and a fresh cgroup with the version's limits.
+  engine::VmmLaunch launch(const engine::VersionRecord& v) const;
+  // Runs one invocation, with the sandbox on `running` while it does: a shutdown whose drain
+  // runs out ends it, and the invocation says so.
+  engine::InvokeResult run_in(engine::SandboxProcess& sandbox, const engine::InvokeRequest& request,
+                              std::chrono::milliseconds timeout);
   static std::string pool_key(const std::string& name, const engine::VersionRecord& v);
   // Whether `key` still names the current artifact of its version (so its sandbox may be reused).
   bool key_is_current(const std::string& name, const std::string& version, const std::string& key) const;

@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "engine/alias_router.h"
 #include "engine/engine_impl.h"
+#include "engine/sandbox_internal.h"
 #include "restore-hooks/host_hooks.h"
 
 #include <nlohmann/json.hpp>
@@ -60,8 +61,7 @@ InvokeResult failed_start(const engine::SandboxError& e, const std::string& vers
   InvokeResult r;
   r.function_error = "Unhandled";
   r.error_type = e.error_type();
-  r.payload = !e.body().empty() ? e.body()
-                                : nlohmann::json{{"errorType", e.error_type()}, {"errorMessage", e.what()}}.dump();
+  r.payload = !e.body().empty() ? e.body() : engine::detail::error_json(e.error_type(), e.what());
   r.executed_version = version;
   r.request_id = id;
   return r;
@@ -87,6 +87,7 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   o.function_version = v.version;
   o.hooks.function_version = v.version;  // the restored clone's log stream names its version
   o.boot_allowance = options.boot_allowance;
+  o.vcpus = engine::lambda_limits(v.settings.memory_mb, cpu_scale).vcpus;
   o.init_timeout = options.init_timeout;
   o.console = [name](std::string_view line) { spdlog::debug("[{} console] {}", name, line); };
   o.log = [this, name, version = v.version](std::string_view line) {
@@ -95,8 +96,50 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   return o;
 }
 
+engine::VmmLaunch Engine::Impl::launch(const VersionRecord& v) const {
+  engine::VmmLaunch l;
+  l.executable = builder.paths().vmm();
+  if (cgroups) l.cgroup = cgroups->create(engine::lambda_limits(v.settings.memory_mb, cpu_scale));
+  return l;
+}
+
+engine::InvokeResult Engine::Impl::run_in(engine::SandboxProcess& sandbox, const engine::InvokeRequest& request,
+                            std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(running_mu);
+    running.insert(&sandbox);
+    if (drain_expired) sandbox.kill();  // its sandbox started after the drain ran out
+  }
+  auto out = sandbox.invoke(request, timeout);
+  {
+    std::lock_guard lock(running_mu);
+    running.erase(&sandbox);
+  }
+  if (out.status == engine::InvokeResult::Status::kSandboxError && drain_expired)
+    out.body = engine::detail::error_json(out.error_type, "RequestId: " + request.request_id +
+                                                              " Error: the engine shut down before the invocation "
+                                                              "finished (its drain deadline passed)");
+  return out;
+}
+
 InvokeResult Engine::invoke(const InvokeRequest& request) {
   auto ref = engine::parse_function_ref(request.function, request.qualifier);
+  // Counted as busy before the drain check: a shutdown that saw no busy invocation never has
+  // one start after it. The count changes under mu, so shutdown's wait misses no change.
+  struct BusyGuard {
+    Impl* impl;
+    explicit BusyGuard(Impl* i) : impl(i) {
+      std::lock_guard lock(impl->mu);
+      ++impl->busy;
+    }
+    ~BusyGuard() {
+      {
+        std::lock_guard lock(impl->mu);
+        --impl->busy;
+      }
+      impl->changed.notify_all();
+    }
+  } busy_guard{impl_.get()};
   if (impl_->draining) throw EngineError(ErrorCode::kThrottled, "the engine is shutting down");
   if (request.payload.size() > kMaxSyncPayload)
     throw EngineError(ErrorCode::kTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
@@ -117,14 +160,6 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   }
   std::string key = Impl::pool_key(ref.name, v);
   std::string id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
-  ++impl_->busy;
-  struct BusyGuard {
-    Impl* impl;
-    ~BusyGuard() {
-      --impl->busy;
-      impl->changed.notify_all();
-    }
-  } busy_guard{impl_.get()};
 
   auto leased = impl_->pool.take(key);
   if (leased) {
@@ -140,14 +175,13 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
     options.log = [route = leased->log](std::string_view line) { route->emit(line); };
     leased->log->begin_invocation(id);
     try {
-      auto vmm = impl_->builder.paths().vmm();
       if (!v.snapshot.empty()) {
-        leased->sandbox =
-            engine::SandboxProcess::restore(vmm, impl_->builder.snapshot_dir(v.snapshot).string(), std::move(options));
+        leased->sandbox = engine::SandboxProcess::restore(
+            impl_->launch(v), impl_->builder.snapshot_dir(v.snapshot).string(), std::move(options));
         ++impl_->restored;
       } else {
-        leased->sandbox =
-            engine::SandboxProcess::cold_start(vmm, impl_->builder.image_dir(v.image).string(), std::move(options));
+        leased->sandbox = engine::SandboxProcess::cold_start(
+            impl_->launch(v), impl_->builder.image_dir(v.image).string(), std::move(options));
         ++impl_->started_cold;
       }
     } catch (const engine::SandboxError& e) {
@@ -166,7 +200,7 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   sr.payload = request.payload;
   sr.request_id = id;
   sr.client_context = request.client_context;
-  auto out = leased->sandbox->invoke(sr, std::chrono::seconds(v.settings.timeout_s));
+  auto out = impl_->run_in(*leased->sandbox, sr, std::chrono::seconds(v.settings.timeout_s));
   ++leased->invocations;
 
   InvokeResult r;

@@ -16,10 +16,6 @@ namespace thaw::engine {
 using detail::Clock;
 using detail::error_json;
 using detail::ms_since;
-using detail::str;
-using detail::unix_ms_now;
-using channel::Message;
-using channel::MessageType;
 
 Sandbox::Sandbox(image::ImageConfig image, SandboxOptions options)
     : image_(std::move(image)), options_(std::move(options)) {}
@@ -43,12 +39,13 @@ void Sandbox::on_channel_bytes(std::span<const uint8_t> bytes) {
   if (channel_error_) return;
   decoder_.feed(std::as_bytes(bytes));
   try {
-    while (auto m = decoder_.next()) {
-      if (m->type == MessageType::kLog) {
-        if (options_.log) options_.log(m->data);
+    while (auto frame = decoder_.next()) {
+      auto m = channel::decode_guest_message(std::move(*frame));
+      if (auto* log = std::get_if<channel::Log>(&m)) {
+        if (options_.log) options_.log(log->line);
         continue;
       }
-      inbox_.push_back(std::move(*m));
+      inbox_.push_back(std::move(m));
     }
   } catch (const channel::ProtocolError& e) {
     // A guest that breaks the protocol loses its sandbox, nothing more.
@@ -84,9 +81,8 @@ void Sandbox::boot(const std::string& image_dir) {
 
   // The agent speaks first, once its end of the channel is open and raw.
   auto ready = wait_message(t0 + options_.boot_allowance);
-  if (!ready || ready->type != MessageType::kAgentReady) {
-    std::string why = ready ? "the guest agent sent " + std::string(channel::message_type_name(ready->type)) +
-                                  " before agent-ready"
+  if (!ready || !std::holds_alternative<channel::AgentReady>(*ready)) {
+    std::string why = ready ? "the guest agent sent " + std::string(channel::name_of(*ready)) + " before agent-ready"
                       : vm_->exited() ? "the microVM ended before its agent came up"
                       : channel_error_ ? "the guest broke the channel protocol: " + *channel_error_
                                        : "the guest agent did not come up within " +
@@ -98,19 +94,17 @@ void Sandbox::boot(const std::string& image_dir) {
   id_options.skip_entropy = true;
   id_options.function_version = options_.function_version;
   auto ids = hooks::make_after_restore_context(id_options);
-  nlohmann::json env = nlohmann::json::object();
-  for (const auto& [k, v] : fn.environment) env[k] = v;
-  send(MessageType::kConfig, {{"function_name", fn.name},
-                              {"function_version", options_.function_version},
-                              {"handler", fn.handler},
-                              {"memory_mb", fn.memory_mb},
-                              {"region", options_.region},
-                              {"initialization_type", options_.initialization_type},
-                              {"log_group_name", "/aws/lambda/" + fn.name},
-                              {"log_stream_name", ids.log_stream_name},
-                              {"sandbox_id", ids.sandbox_id},
-                              {"clock_ns", ids.wall_clock_ns},
-                              {"environment", env}});
+  send(channel::Config{.function_name = fn.name,
+                   .function_version = options_.function_version,
+                   .handler = fn.handler,
+                   .memory_mb = fn.memory_mb,
+                   .region = options_.region,
+                   .initialization_type = options_.initialization_type,
+                   .log_group_name = "/aws/lambda/" + fn.name,
+                   .log_stream_name = ids.log_stream_name,
+                   .sandbox_id = ids.sandbox_id,
+                   .wall_clock_ns = ids.wall_clock_ns,
+                   .environment = fn.environment});
 
   auto init_budget = options_.init_timeout.count() > 0 ? options_.init_timeout
                                                        : std::chrono::milliseconds(fn.init_timeout_s * 1000);
@@ -123,53 +117,49 @@ void Sandbox::boot(const std::string& image_dir) {
     discard(why);
     throw SandboxError("Sandbox.Timedout", why);
   }
-  switch (m->type) {
-    case MessageType::kInitDone:
-    case MessageType::kCheckpointReady: {
-      init_ms_ = m->meta.value("init_ms", ms_since(init_start));
-      if (init_ms_ > double(init_budget.count())) {
-        discard("INIT took longer than its budget");
-        throw SandboxError("Sandbox.Timedout", "INIT took " + std::to_string(int(init_ms_)) + " ms, over its " +
-                                                   std::to_string(init_budget.count()) + " ms budget");
-      }
-      if (options_.log) options_.log(init_report_line(init_ms_, true));
-      at_checkpoint_ = m->type == MessageType::kCheckpointReady;
-      if (!at_checkpoint_) freeze();  // frozen until its first invocation
-      return;
-    }
-    case MessageType::kInitError: {
-      std::string type = str(m->meta, "error_type");
-      discard("init error");
-      throw SandboxError(type.empty() ? "Runtime.Unknown" : type, "the function's INIT failed", m->data);
-    }
-    case MessageType::kRuntimeExit: {
-      std::string status = str(m->meta, "status");
-      discard("runtime exited during INIT");
-      throw SandboxError("Runtime.ExitError", "the runtime exited during INIT with " + status,
-                         error_json("Runtime.ExitError", "RequestId: init Error: Runtime exited with error: " + status));
-    }
-    default:
-      discard("unexpected message during INIT");
-      throw SandboxError("Sandbox.Error", std::string("unexpected ") +
-                                              std::string(channel::message_type_name(m->type)) + " message during INIT");
+  if (auto* done = std::get_if<channel::InitDone>(&*m)) return finish_init(done->init_ms, init_budget, false);
+  if (auto* ready = std::get_if<channel::CheckpointReady>(&*m)) return finish_init(ready->init_ms, init_budget, true);
+  if (auto* e = std::get_if<channel::InitError>(&*m)) {
+    discard("init error");
+    throw SandboxError(e->error_type.empty() ? "Runtime.Unknown" : e->error_type, "the function's INIT failed",
+                       e->body);
   }
+  if (auto* exit = std::get_if<channel::RuntimeExit>(&*m)) {
+    discard("runtime exited during INIT");
+    throw SandboxError("Runtime.ExitError", "the runtime exited during INIT with " + exit->status,
+                       error_json("Runtime.ExitError", "RequestId: init Error: Runtime exited with error: " + exit->status));
+  }
+  discard("unexpected message during INIT");
+  throw SandboxError("Sandbox.Error", "unexpected " + std::string(channel::name_of(*m)) + " message during INIT");
 }
 
-void Sandbox::send(MessageType type, nlohmann::json meta, std::string data) {
-  Message m;
-  m.type = type;
-  m.sequence = ++sequence_;
-  m.meta = std::move(meta);
-  m.data = std::move(data);
-  std::string wire = channel::encode(m);
+void Sandbox::finish_init(double init_ms, std::chrono::milliseconds budget, bool at_checkpoint) {
+  init_ms_ = init_ms;
+  if (init_ms_ > double(budget.count())) {
+    discard("INIT took longer than its budget");
+    throw SandboxError("Sandbox.Timedout", "INIT took " + std::to_string(int(init_ms_)) + " ms, over its " +
+                                               std::to_string(budget.count()) + " ms budget");
+  }
+  if (options_.log) options_.log(init_report_line(init_ms_, true));
+  at_checkpoint_ = at_checkpoint;
+  if (!at_checkpoint_) freeze();  // frozen until its first invocation
+}
+
+template <class T>
+void Sandbox::send(T message) {
+  auto frame = channel::to_frame(std::move(message));
+  frame.sequence = ++sequence_;
+  std::string wire = channel::encode(frame);
   vm_->channel().write({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()});
 }
+template void Sandbox::send(channel::BeforeCheckpoint);
+template void Sandbox::send(channel::AfterRestore);
 
-std::optional<Message> Sandbox::wait_message(Clock::time_point deadline) {
+std::optional<channel::GuestMessage> Sandbox::wait_message(Clock::time_point deadline) {
   std::unique_lock lock(mu_);
   for (;;) {
     if (!inbox_.empty()) {
-      Message m = std::move(inbox_.front());
+      auto m = std::move(inbox_.front());
       inbox_.pop_front();
       return m;
     }
@@ -210,17 +200,17 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
   if (options_.log) options_.log(start_line(id, options_.function_version));
   auto timeout = std::chrono::seconds(image_.function.timeout_s);
   auto t0 = Clock::now();
-  send(MessageType::kInvoke,
-       {{"request_id", id},
-        {"deadline_ms", unix_ms_now() + int64_t(image_.function.timeout_s) * 1000},
-        {"time_left_ms", int64_t(image_.function.timeout_s) * 1000},
-        {"function_arn", "arn:aws:lambda:" + options_.region + ":" + options_.account_id + ":function:" +
-                             image_.function.name +
-                             (options_.function_version == "$LATEST" ? "" : ":" + options_.function_version)},
-        {"trace_id", "Root=1-" + id.substr(0, 8) + "-" + id.substr(9, 4) + id.substr(14, 4) + id.substr(19, 4) + id.substr(24)},
-        {"client_context", request.client_context},
-        {"cognito_identity", request.cognito_identity}},
-       request.payload);
+  send(channel::Invoke{
+      .request_id = id,
+      .time_left_ms = int64_t(image_.function.timeout_s) * 1000,
+      .function_arn = "arn:aws:lambda:" + options_.region + ":" + options_.account_id + ":function:" +
+                      image_.function.name +
+                      (options_.function_version == "$LATEST" ? "" : ":" + options_.function_version),
+      .trace_id = "Root=1-" + id.substr(0, 8) + "-" + id.substr(9, 4) + id.substr(14, 4) + id.substr(19, 4) +
+                  id.substr(24),
+      .client_context = request.client_context,
+      .cognito_identity = request.cognito_identity,
+      .payload = request.payload});
   auto m = wait_message(t0 + timeout);
   r.report.duration_ms = ms_since(t0);
   if (!m) {
@@ -242,33 +232,7 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
       discard(channel_error_ ? "channel protocol error" : "microVM ended");
     }
   } else {
-    r.report.max_memory_used_bytes = m->meta.value("max_memory", uint64_t{0});
-    switch (m->type) {
-      case MessageType::kResponse:
-        r.status = InvokeResult::Status::kSuccess;
-        r.body = std::move(m->data);
-        break;
-      case MessageType::kFunctionError:
-        r.status = InvokeResult::Status::kFunctionError;
-        r.error_type = str(m->meta, "error_type");
-        r.body = std::move(m->data);
-        break;
-      case MessageType::kRuntimeExit: {
-        r.status = InvokeResult::Status::kRuntimeExit;
-        r.error_type = "Runtime.ExitError";
-        r.body = error_json(r.error_type,
-                            "RequestId: " + id + " Error: Runtime exited with error: " + str(m->meta, "status"));
-        r.report.status = "error";
-        discard("runtime exited");
-        break;
-      }
-      default:
-        r.status = InvokeResult::Status::kSandboxError;
-        r.error_type = "Sandbox.Error";
-        r.body = error_json(r.error_type, std::string("unexpected ") +
-                                              std::string(channel::message_type_name(m->type)) + " message");
-        discard("unexpected message");
-    }
+    take_answer(*m, r);
   }
   if (options_.log) {
     options_.log(end_line(id));
@@ -277,6 +241,32 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
   if (first) finish_first_invocation();
   if (alive_) freeze();
   return r;
+}
+
+void Sandbox::take_answer(channel::GuestMessage& m, InvokeResult& r) {
+  const auto& id = r.report.request_id;
+  if (auto* ok = std::get_if<channel::Response>(&m)) {
+    r.status = InvokeResult::Status::kSuccess;
+    r.report.max_memory_used_bytes = ok->max_memory_bytes;
+    r.body = std::move(ok->body);
+  } else if (auto* e = std::get_if<channel::FunctionError>(&m)) {
+    r.status = InvokeResult::Status::kFunctionError;
+    r.report.max_memory_used_bytes = e->max_memory_bytes;
+    r.error_type = e->error_type;
+    r.body = std::move(e->body);
+  } else if (auto* exit = std::get_if<channel::RuntimeExit>(&m)) {
+    r.status = InvokeResult::Status::kRuntimeExit;
+    r.error_type = "Runtime.ExitError";
+    r.body = error_json(r.error_type, "RequestId: " + id + " Error: Runtime exited with error: " + exit->status);
+    r.report.status = "error";
+    discard("runtime exited");
+  } else {
+    r.status = InvokeResult::Status::kSandboxError;
+    r.error_type = "Sandbox.Error";
+    r.body = error_json(r.error_type, "unexpected " + std::string(channel::name_of(m)) + " message");
+    r.report.status = "error";
+    discard("unexpected message");
+  }
 }
 
 void Sandbox::freeze() {
@@ -304,7 +294,7 @@ void Sandbox::shutdown() {
   if (alive_ && !vm_->exited()) {
     try {
       thaw_vcpus();
-      send(MessageType::kShutdown, nlohmann::json::object());
+      send(channel::Shutdown{});
       // The agent gives the runtime 2 s after SIGTERM, then powers off.
       auto deadline = Clock::now() + std::chrono::seconds(5);
       while (!vm_->exited() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));

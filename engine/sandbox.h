@@ -20,7 +20,7 @@
 #include "memory/lazy_loader.h"
 #include "memory/restore_stats.h"
 #include "restore-hooks/host_hooks.h"
-#include "runtime-api/channel_protocol.h"
+#include "channel/messages.h"
 #include "snapshot/page_store_writer.h"
 
 namespace thaw::vmm {
@@ -161,12 +161,16 @@ class Sandbox {
  private:
   Sandbox(image::ImageConfig image, SandboxOptions options);
   void boot(const std::string& image_dir);
+  void finish_init(double init_ms, std::chrono::milliseconds budget, bool at_checkpoint);
+  // Fills the result of an invocation from the guest's answer to it.
+  void take_answer(channel::GuestMessage& m, InvokeResult& r);
   void resume_from(const std::string& snapshot_dir);
   void finish_first_invocation();
   std::function<void(uint8_t)> console_sink();
-  void send(channel::MessageType type, nlohmann::json meta, std::string data = {});
+  template <class T>
+  void send(T message);
   // Waits for the next message that is not a log line; nullopt at the deadline or when the VM ended.
-  std::optional<channel::Message> wait_message(std::chrono::steady_clock::time_point deadline);
+  std::optional<channel::GuestMessage> wait_message(std::chrono::steady_clock::time_point deadline);
   void on_channel_bytes(std::span<const uint8_t> bytes);
   void discard(const std::string& why);
   void freeze();
@@ -196,7 +200,7 @@ class Sandbox {
   std::mutex mu_;
   std::condition_variable cv_;
   channel::Decoder decoder_;
-  std::deque<channel::Message> inbox_;
+  std::deque<channel::GuestMessage> inbox_;
   std::optional<std::string> channel_error_;
   std::string console_line_;
 };

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "engine/fork_thread.h"
 #include "engine/sandbox_internal.h"
 #include "engine/vmm_protocol.h"
 
@@ -38,10 +41,10 @@ std::string describe_status(int status) {
 
 SandboxProcess::SandboxProcess(SandboxOptions options) : options_(std::move(options)) {}
 
-std::unique_ptr<SandboxProcess> SandboxProcess::cold_start(const std::string& vmm, const std::string& image_dir,
+std::unique_ptr<SandboxProcess> SandboxProcess::cold_start(VmmLaunch launch, const std::string& image_dir,
                                                            SandboxOptions options) {
   std::unique_ptr<SandboxProcess> p(new SandboxProcess(std::move(options)));
-  p->spawn(vmm);
+  p->spawn(std::move(launch));
   auto init = p->options_.init_timeout.count() > 0 ? p->options_.init_timeout : milliseconds(900'000);
   auto budget = p->options_.boot_allowance + init;
   p->start(vp::message(vp::Op::kColdStart, {{"options", vp::encode_options(p->options_)}, {"image_dir", image_dir}}),
@@ -49,34 +52,40 @@ std::unique_ptr<SandboxProcess> SandboxProcess::cold_start(const std::string& vm
   return p;
 }
 
-std::unique_ptr<SandboxProcess> SandboxProcess::restore(const std::string& vmm, const std::string& snapshot_dir,
+std::unique_ptr<SandboxProcess> SandboxProcess::restore(VmmLaunch launch, const std::string& snapshot_dir,
                                                         SandboxOptions options) {
   std::unique_ptr<SandboxProcess> p(new SandboxProcess(std::move(options)));
-  p->spawn(vmm);
+  p->spawn(std::move(launch));
   p->start(vp::message(vp::Op::kRestore,
                        {{"options", vp::encode_options(p->options_)}, {"snapshot_dir", snapshot_dir}}),
            p->options_.restore_budget);
   return p;
 }
 
-void SandboxProcess::spawn(const std::string& vmm) {
+void SandboxProcess::spawn(VmmLaunch launch) {
+  cgroup_ = std::move(launch.cgroup);
+  int procs = cgroup_ ? cgroup_->procs_fd() : -1;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "VMM process");
   UniqueFd mine(sv[0]), theirs(sv[1]);
   std::string level(spdlog::level::to_string_view(spdlog::get_level()).data(),
                     spdlog::level::to_string_view(spdlog::get_level()).size());
-  std::string exe = vmm;
+  std::string exe = launch.executable;
   const char* argv[] = {exe.c_str(), "--log-level", level.c_str(), nullptr};
   pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork", "VMM process");
-  if (pid == 0) {
+  int socket_fd = theirs.get();
+  pid_t pid = fork_on_spawner_thread([&] {
     // Only async-signal-safe calls until exec: this process has the engine's threads' memory.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
-    if (theirs.get() == 3) {
+    if (procs >= 0 && ::write(procs, "0", 1) != 1) {  // into its cgroup before it runs any of its own code
+      const char msg[] = "thaw: cannot move the VMM process into its cgroup\n";
+      (void)!::write(2, msg, sizeof msg - 1);
+      ::_exit(127);
+    }
+    if (socket_fd == 3) {
       if (::fcntl(3, F_SETFD, 0) != 0) ::_exit(127);
-    } else if (::dup2(theirs.get(), 3) < 0) {  // dup2 clears FD_CLOEXEC on fd 3
+    } else if (::dup2(socket_fd, 3) < 0) {  // dup2 clears FD_CLOEXEC on fd 3
       ::_exit(127);
     }
     ::close_range(4, ~0U, 0);  // nothing of the engine's but stdio and the socket
@@ -84,8 +93,11 @@ void SandboxProcess::spawn(const std::string& vmm) {
     const char msg[] = "thaw: cannot exec the VMM process\n";
     (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(127);
-  }
+  });
   pid_ = pid;
+  // A pidfd, so that a signal from another thread (kill()) can never reach a recycled pid.
+  pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd_) spdlog::warn("pidfd_open of VMM process {}: {}", pid, std::strerror(errno));
   control_ = std::move(mine);
   reader_ = std::thread([this] { read_loop(); });
 }
@@ -223,6 +235,10 @@ SnapshotInfo SandboxProcess::checkpoint(const std::string& snapshot_dir, const s
   throw SandboxError("Sandbox.Error", why);
 }
 
+void SandboxProcess::kill() {
+  if (pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+}
+
 bool SandboxProcess::alive() const {
   std::lock_guard lock(mu_);
   return alive_ && !ended_;
@@ -263,20 +279,24 @@ void SandboxProcess::kill_process() {
 std::string SandboxProcess::end_reason() {
   if (pid_ < 0) return "never started";
   if (!reaped_) {
-    // It closed its socket: it is ending, or has; wait a moment for its status.
-    for (int i = 0; i < 100; ++i) {
-      int status = 0;
-      pid_t got = ::waitpid(pid_, &status, WNOHANG);
-      if (got == pid_) {
-        wait_status_ = status;
-        reaped_ = true;
-        break;
+    // It closed its socket: it is ending, or has; wait a moment for its status (the pidfd
+    // becomes readable when it has ended).
+    if (pidfd_) {
+      pollfd p{pidfd_.get(), POLLIN, 0};
+      while (::poll(&p, 1, 1000) < 0 && errno == EINTR) {
       }
-      if (got < 0) break;
-      ::usleep(10'000);
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      wait_status_ = status;
+      reaped_ = true;
     }
   }
-  return "(pid " + std::to_string(pid_) + ") " + (reaped_ ? describe_status(wait_status_) : "stopped answering");
+  std::string how = reaped_ ? describe_status(wait_status_) : "stopped answering";
+  if (cgroup_ && cgroup_->oom_kills() > 0)
+    how += ", out of memory (its cgroup's memory.max: guest memory + " +
+           std::to_string(kVmmMemoryOverhead >> 20) + " MiB)";
+  return "(pid " + std::to_string(pid_) + ") " + how;
 }
 
 SandboxProcess::~SandboxProcess() {

@@ -19,18 +19,25 @@
 
 #include "base/unique_fd.h"
 #include "engine/sandbox.h"
-#include "runtime-api/channel_protocol.h"
+#include "channel/frame.h"
+#include "engine/vmm_cgroup.h"
 
 namespace thaw::engine {
 
+// How a VMM process is started: its executable and the cgroup it runs in (null: the engine's).
+struct VmmLaunch {
+  std::string executable;
+  std::unique_ptr<SandboxCgroup> cgroup;
+};
+
 class SandboxProcess {
  public:
-  // Spawn `vmm_executable` and cold-start / restore in it. Throw SandboxError as Sandbox does
+  // Spawn the VMM process and cold-start / restore in it. Throw SandboxError as Sandbox does
   // (and when the process cannot be started or dies), thaw::Error for a snapshot that cannot
   // be used.
-  static std::unique_ptr<SandboxProcess> cold_start(const std::string& vmm_executable, const std::string& image_dir,
+  static std::unique_ptr<SandboxProcess> cold_start(VmmLaunch launch, const std::string& image_dir,
                                                     SandboxOptions options);
-  static std::unique_ptr<SandboxProcess> restore(const std::string& vmm_executable, const std::string& snapshot_dir,
+  static std::unique_ptr<SandboxProcess> restore(VmmLaunch launch, const std::string& snapshot_dir,
                                                  SandboxOptions options);
   ~SandboxProcess();  // shutdown(), then the process is reaped
   SandboxProcess(const SandboxProcess&) = delete;
@@ -42,12 +49,17 @@ class SandboxProcess {
   SnapshotInfo checkpoint(const std::string& snapshot_dir, const std::string& image_dir,
                           const std::string& chunk_store);
   void shutdown();
+  // Ends the VMM process now (SIGKILL); safe from any thread while another uses this sandbox:
+  // its call in progress returns the process's end as its error.
+  void kill();
   bool alive() const;
   pid_t pid() const { return pid_; }
+  // The cgroup the VMM process runs in; empty when none.
+  std::string cgroup_path() const { return cgroup_ ? cgroup_->path() : std::string(); }
 
  private:
   SandboxProcess(SandboxOptions options);
-  void spawn(const std::string& vmm_executable);
+  void spawn(VmmLaunch launch);
   void start(channel::Message request, std::chrono::milliseconds deadline);
   // Sends a request and waits for its answer; nullopt when the process ended or the deadline
   // passed (the process is killed then).
@@ -57,8 +69,10 @@ class SandboxProcess {
   // Why the process is gone ("killed by signal 9"), once it is.
   std::string end_reason();
 
+  std::unique_ptr<SandboxCgroup> cgroup_;  // first: removed after the process is reaped
   SandboxOptions options_;
   pid_t pid_ = -1;
+  UniqueFd pidfd_;
   UniqueFd control_;
   std::thread reader_;
   mutable std::mutex mu_;

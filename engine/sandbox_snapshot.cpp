@@ -16,8 +16,6 @@
 #include "snapshot/working_set.h"
 
 namespace thaw::engine {
-using channel::Message;
-using channel::MessageType;
 using detail::Clock;
 using detail::ms_since;
 using detail::str;
@@ -55,10 +53,10 @@ SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::str
   SnapshotInfo info;
   info.init_ms = init_ms_;
   auto t0 = Clock::now();
-  send(MessageType::kBeforeCheckpoint, {{"min_uptime_ms", options_.checkpoint_min_uptime.count()}});
+  send(channel::BeforeCheckpoint{.min_uptime_ms = options_.checkpoint_min_uptime.count()});
   auto ack = wait_message(t0 + options_.boot_allowance + options_.checkpoint_min_uptime);
-  if (!ack || ack->type != MessageType::kBeforeCheckpointAck) {
-    std::string why = ack ? "the agent answered the checkpoint with " + std::string(channel::message_type_name(ack->type))
+  if (!ack || !std::holds_alternative<channel::BeforeCheckpointAck>(*ack)) {
+    std::string why = ack ? "the agent answered the checkpoint with " + std::string(channel::name_of(*ack))
                           : "the agent did not acknowledge the checkpoint";
     discard(why);
     throw SandboxError("Sandbox.Error", why);
@@ -154,22 +152,23 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
   vm_->start();
   alive_ = true;
 
-  send(MessageType::kAfterRestore,
-       {{"clock_ns", ctx.wall_clock_ns},
-        {"sandbox_id", ctx.sandbox_id},
-        {"log_stream_name", ctx.log_stream_name},
-        {"vmgenid_changed", vmgenid}},
-       std::string(reinterpret_cast<const char*>(ctx.entropy.data()), ctx.entropy.size()));
+  send(channel::AfterRestore{
+      .wall_clock_ns = ctx.wall_clock_ns,
+      .sandbox_id = ctx.sandbox_id,
+      .log_stream_name = ctx.log_stream_name,
+      .vmgenid_changed = vmgenid,
+      .entropy = std::string(reinterpret_cast<const char*>(ctx.entropy.data()), ctx.entropy.size())});
   auto m = wait_message(t0 + options_.restore_budget);
-  if (!m || m->type != MessageType::kRestoreDone) {
+  auto* done = m ? std::get_if<channel::RestoreDone>(&*m) : nullptr;
+  if (!done) {
     std::string type = "Runtime.AfterRestoreError", why, body;
-    if (m && m->type == MessageType::kRestoreError) {
-      if (!str(m->meta, "error_type").empty()) type = str(m->meta, "error_type");
+    if (auto* e = m ? std::get_if<channel::RestoreError>(&*m) : nullptr) {
+      if (!e->error_type.empty()) type = e->error_type;
       why = "the runtime's after-restore hooks failed";
-      body = m->data;
+      body = e->body;
     } else if (m) {
       type = "Sandbox.Error";
-      why = "unexpected " + std::string(channel::message_type_name(m->type)) + " message during restore";
+      why = "unexpected " + std::string(channel::name_of(*m)) + " message during restore";
     } else if (channel_error_) {
       type = "Sandbox.Error";
       why = *channel_error_;
@@ -186,11 +185,11 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
   }
   restore_ms_ = ms_since(t0);
   freeze();  // frozen until its first invocation
-  restore_hooks_ms_ = m->meta.value("hooks_ms", 0.0);
-  kernel_random_ = str(m->meta, "kernel_random");
-  kernel_reseeded_by_vmgenid_ = m->meta.value("vmgenid_reseeded", false);
-  checkpoint_uptime_ms_ = m->meta.value("checkpoint_uptime_ms", 0.0);
-  probe_uptime_ms_ = m->meta.value("probe_uptime_ms", 0.0);
+  restore_hooks_ms_ = done->hooks_ms;
+  kernel_random_ = done->kernel_random;
+  kernel_reseeded_by_vmgenid_ = done->vmgenid_reseeded;
+  checkpoint_uptime_ms_ = done->checkpoint_uptime_ms;
+  probe_uptime_ms_ = done->probe_uptime_ms;
   if (vmgenid && !kernel_reseeded_by_vmgenid_)
     spdlog::warn("restore of {}: the guest kernel did not report a reseed on the VM Generation ID change (its "
                  "vmgenid driver is missing?); only the host's entropy tells this clone apart",

@@ -3,9 +3,12 @@
 //   thaw-vmm [--log-level LEVEL]
 // It holds nothing of the engine but what one sandbox needs (its image or snapshot directory,
 // the chunk store it reads), opens everything it uses while it starts the sandbox, and ends
-// when the engine says so, when its socket closes, or when the engine dies (PR_SET_PDEATHSIG),
-// so a crash or a hang here takes down this sandbox only.
+// when the engine says so, when its socket closes, or when the engine dies (PR_SET_PDEATHSIG,
+// armed by a fork on the engine's spawner thread, engine/fork_thread.h), so a crash or a hang
+// here takes down this sandbox only. It runs in a cgroup of its own from its first instruction
+// (engine/vmm_cgroup.h: the child joins it before exec).
 #include <sys/prctl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -91,7 +94,9 @@ class VmmProcess {
   SandboxOptions options(const nlohmann::json& j) {
     auto o = vp::decode_options(j);
     o.log = [this](std::string_view line) { link_.send(vp::message(vp::Op::kLog, {}, std::string(line))); };
-    o.console = [this](std::string_view line) { link_.send(vp::message(vp::Op::kConsole, {}, std::string(line))); };
+    // The guest's console goes only to a debug log: not forwarded unless someone reads it.
+    if (spdlog::should_log(spdlog::level::debug))
+      o.console = [this](std::string_view line) { link_.send(vp::message(vp::Op::kConsole, {}, std::string(line))); };
     return o;
   }
   Sandbox& started() {

@@ -1,6 +1,6 @@
 #pragma once
 // What the engine and a VMM process (thaw-vmm, one per sandbox) say to each other over their
-// socketpair. Frames are the channel's (runtime-api/channel_protocol.h: checksummed header,
+// socketpair. Frames are the channel's (channel/frame.h: checksummed header,
 // JSON meta, raw data) with message types of their own, above the guest channel's range. The
 // engine sends one request at a time and waits for its result; the VMM process sends log and
 // console lines as they come. Every field a message needs is checked when it is decoded: a
@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/sandbox.h"
-#include "runtime-api/channel_protocol.h"
+#include "channel/frame.h"
 
 namespace thaw::engine::vmm_protocol {
 

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/error.h"
 #include "guest/agent/host_link.h"
 #include "guest/agent/kernel_log.h"
@@ -64,7 +66,7 @@ UniqueFd open_channel(const char* path) {
   throw_errno("open", path);
 }
 
-std::vector<std::string> runtime_environment(const FunctionSetup& s) {
+std::vector<std::string> runtime_environment(const channel::Config& s) {
   std::vector<std::string> env;
   for (const auto& [k, v] : s.environment) env.push_back(k + "=" + v);
   auto set = [&](const char* k, const std::string& v) { env.push_back(std::string(k) + "=" + v); };
@@ -99,19 +101,19 @@ class LineRelay {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) {
       if (n < 0 && errno == EINTR) return true;
-      if (!pending_.empty()) link_.send_log(is_stderr_, pending_);
+      if (!pending_.empty()) link_.send(channel::Log{is_stderr_, pending_});
       pending_.clear();
       return false;
     }
     pending_.append(buf, static_cast<size_t>(n));
     size_t start = 0, nl;
     while ((nl = pending_.find('\n', start)) != std::string::npos) {
-      link_.send_log(is_stderr_, pending_.substr(start, nl - start));
+      link_.send(channel::Log{is_stderr_, pending_.substr(start, nl - start)});
       start = nl + 1;
     }
     pending_.erase(0, start);
     if (pending_.size() > 256 * 1024) {  // a line without end: send what there is
-      link_.send_log(is_stderr_, pending_);
+      link_.send(channel::Log{is_stderr_, pending_});
       pending_.clear();
     }
     return true;
@@ -123,12 +125,34 @@ class LineRelay {
   std::string pending_;
 };
 
+// Where the agent is in the sandbox's life. The checkpoint is a phase of its own: the host may
+// pause the guest only once the agent has acknowledged it, and only a checkpointed agent takes
+// an after-restore.
+enum class Phase {
+  kInit,           // the runtime runs its INIT
+  kAtCheckpoint,   // a snap-start runtime waits in restore/next: the host may snapshot
+  kCheckpointed,   // quiesced and acknowledged: the host pauses, snapshots, later restores
+  kRestoring,      // after-restore hooks applied, the runtime's own hooks run
+  kServing,        // invocations
+};
+
+std::string_view phase_name(Phase p) {
+  switch (p) {
+    case Phase::kInit: return "INIT";
+    case Phase::kAtCheckpoint: return "at-checkpoint";
+    case Phase::kCheckpointed: return "checkpointed";
+    case Phase::kRestoring: return "restoring";
+    case Phase::kServing: return "serving";
+  }
+  return "unknown";
+}
+
 class Agent {
  public:
-  // kernel_log: where the kernel announces its VMGenID reseed; null when this guest's kernel has
-  // no vmgenid driver bound (then nothing is waited for).
-  Agent(HostLink& link, KernelLog* kernel_log, FunctionSetup setup)
-      : link_(link), setup_(std::move(setup)), kernel_log_(kernel_log) {}
+  // kernel_log: where the kernel announces its VMGenID reseed; it is waited for only when this
+  // guest's kernel has its vmgenid driver bound.
+  Agent(HostLink& link, KernelLog& kernel_log, bool vmgenid_bound, channel::Config setup)
+      : link_(link), setup_(std::move(setup)), kernel_log_(kernel_log), vmgenid_bound_(vmgenid_bound) {}
 
   int run() {
     sigset_t mask;
@@ -138,16 +162,15 @@ class Agent {
     UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd) throw_errno("signalfd", "SIGCHLD");
 
-    bool snap_start = setup_.initialization_type == "snap-start";
     runtime_api::RuntimeApiServer::Options options;
     options.port = kRuntimeApiPort;
-    options.snap_start = snap_start;
+    options.snap_start = setup_.initialization_type == "snap-start";
     runtime_api::RuntimeApiServer api(options);
     api.start();
     std::string bootstrap = find_bootstrap();
     if (bootstrap.empty()) {
-      link_.send_init_error("Runtime.InvalidEntrypoint",
-                            R"({"errorMessage":"no bootstrap: none of /var/task/bootstrap, /opt/bootstrap, /var/runtime/bootstrap is executable","errorType":"Runtime.InvalidEntrypoint"})");
+      link_.send(channel::InitError{"Runtime.InvalidEntrypoint",
+                                    R"({"errorMessage":"no bootstrap: none of /var/task/bootstrap, /opt/bootstrap, /var/runtime/bootstrap is executable","errorType":"Runtime.InvalidEntrypoint"})"});
       return wait_for_shutdown();
     }
     init_start_ms_ = now_ms();
@@ -172,85 +195,131 @@ class Agent {
       }
       if (fds[0].revents) {
         for (auto& m : link_.read_available()) {
-          if (std::holds_alternative<Shutdown>(m)) {
+          if (std::holds_alternative<channel::Shutdown>(m)) {
             shut_down_runtime(runtime, out, err, out_open, err_open, sigfd.get());
             return 0;
           }
-          if (auto* inv = std::get_if<Invoke>(&m)) {
-            max_memory_ = guest_memory_in_use();
-            runtime_api::Invocation i;
-            i.request_id = inv->request_id;
-            i.deadline_ms = inv->deadline_ms;
-            i.function_arn = inv->function_arn;
-            i.trace_id = inv->trace_id;
-            i.client_context = inv->client_context;
-            i.cognito_identity = inv->cognito_identity;
-            i.payload = std::move(inv->payload);
-            try {
-              api.submit(std::move(i));
-            } catch (const std::exception& e) {
-              link_.send_function_error(inv->request_id, "Runtime.Unavailable",
-                                        nlohmann::json{{"errorMessage", e.what()}, {"errorType", "Runtime.Unavailable"}}.dump(),
-                                        max_memory_);
-            }
-          } else if (auto* ar = std::get_if<AfterRestore>(&m)) {
-            // The kernel's own layer first: with a changed generation id, its reseed is on its
-            // way (interrupt, ACPI notify, driver); the probe comes after it.
-            probe_ = {};
-            if (ar->vmgenid_changed && kernel_log_) {
-              probe_.vmgenid_reseeded = kernel_log_->wait_for(kVmForkReseed, std::chrono::seconds(5));
-              if (!probe_.vmgenid_reseeded) console("the kernel did not report its VMGenID reseed within 5 s");
-            }
-            apply_after_restore(*ar);
-            probe_.kernel_random = kernel_random_probe();
-            probe_.checkpoint_uptime_ms = link_.checkpoint_uptime_ms();
-            probe_.probe_uptime_ms = now_ms();
-            restore_release_ms_ = now_ms();
-            api.complete_restore();
-          }
+          on_host_message(m, api);
         }
       }
       if (!runtime.running() && !out_open && !err_open) {
-        link_.send_runtime_exit(runtime.describe_exit());
+        link_.send(channel::RuntimeExit{runtime.describe_exit()});
         return wait_for_shutdown();
       }
     }
   }
 
  private:
+  void on_host_message(channel::HostMessage& m, runtime_api::RuntimeApiServer& api) {
+    if (auto* inv = std::get_if<channel::Invoke>(&m)) {
+      invoke(*inv, api);
+    } else if (auto* bc = std::get_if<channel::BeforeCheckpoint>(&m); bc && phase_ == Phase::kAtCheckpoint) {
+      prepare_checkpoint(bc->min_uptime_ms);
+      phase_ = Phase::kCheckpointed;
+      link_.send(channel::BeforeCheckpointAck{});
+    } else if (auto* ar = std::get_if<channel::AfterRestore>(&m); ar && phase_ == Phase::kCheckpointed) {
+      after_restore(*ar);
+      phase_ = Phase::kRestoring;
+      api.complete_restore();
+    } else {
+      console("ignored the host's " + std::string(channel::name_of(m)) + " message while " +
+              std::string(phase_name(phase_)));
+    }
+  }
+
+  void invoke(channel::Invoke& inv, runtime_api::RuntimeApiServer& api) {
+    max_memory_ = guest_memory_in_use();
+    runtime_api::Invocation i;
+    i.request_id = inv.request_id;
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    i.deadline_ms = int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000 + inv.time_left_ms;
+    i.function_arn = inv.function_arn;
+    i.trace_id = inv.trace_id;
+    i.client_context = inv.client_context;
+    i.cognito_identity = inv.cognito_identity;
+    i.payload = std::move(inv.payload);
+    try {
+      api.submit(std::move(i));
+    } catch (const std::exception& e) {
+      link_.send(channel::FunctionError{
+          inv.request_id, "Runtime.Unavailable",
+          max_memory_, nlohmann::json{{"errorMessage", e.what()}, {"errorType", "Runtime.Unavailable"}}.dump()});
+    }
+  }
+
+  // The guest's last moments before the host pauses it. The CRNG is reseeded now, so that every
+  // clone starts from one CRNG state whose next scheduled reseed is as far off as the kernel
+  // allows: Linux 6.1 reseeds on the first draw after max(1 s, uptime / 2) in its first two
+  // minutes (60 s afterwards), so a clone cannot reseed on its own before its uptime is twice
+  // the checkpoint's. A host that must rule that out for a restore of up to T (the uniqueness
+  // controls) asks for min_uptime_ms > T and the checkpoint waits until then.
+  void prepare_checkpoint(int64_t min_uptime_ms) {
+    double wait = double(min_uptime_ms) - now_ms();
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(wait * 1000)));
+    ::sync();
+    try {
+      hooks::reseed_kernel_crng_now();
+    } catch (const std::exception& e) {
+      console(e.what());
+    }
+    unsigned char discard[16];
+    [[maybe_unused]] ssize_t drawn = ::getrandom(discard, sizeof discard, GRND_NONBLOCK);
+    checkpoint_uptime_ms_ = now_ms();
+    kernel_log_.mark();
+  }
+
+  // The kernel's own layer first: with a changed generation id, its reseed is on its way
+  // (interrupt, ACPI notify, driver); the host's entropy and the probe come after it.
+  void after_restore(const channel::AfterRestore& ar) {
+    probe_ = {};
+    if (ar.vmgenid_changed && vmgenid_bound_) {
+      probe_.vmgenid_reseeded = kernel_log_.wait_for(kVmForkReseed, std::chrono::seconds(5));
+      if (!probe_.vmgenid_reseeded) console("the kernel did not report its VMGenID reseed within 5 s");
+    }
+    if (!ar.entropy.empty())
+      hooks::reseed_kernel_crng({reinterpret_cast<const std::byte*>(ar.entropy.data()), ar.entropy.size()});
+    if (ar.wall_clock_ns) hooks::set_wall_clock(ar.wall_clock_ns);
+    if (!ar.sandbox_id.empty()) set_hostname(ar.sandbox_id.substr(0, 63));
+    probe_.kernel_random = kernel_random_probe();
+    probe_.checkpoint_uptime_ms = checkpoint_uptime_ms_;
+    probe_.probe_uptime_ms = now_ms();
+    restore_release_ms_ = now_ms();
+  }
+
   void on_runtime_event(const runtime_api::RuntimeEvent& e) {
     using Kind = runtime_api::RuntimeEvent::Kind;
     max_memory_ = std::max<uint64_t>(max_memory_, guest_memory_in_use());
     switch (e.kind) {
       case Kind::kInitDone:
-        link_.send_init_done(now_ms() - init_start_ms_);
+        phase_ = Phase::kServing;
+        link_.send(channel::InitDone{now_ms() - init_start_ms_});
         break;
       case Kind::kInitError:
-        link_.send_init_error(e.error_type, e.body);
+        link_.send(channel::InitError{e.error_type, e.body});
         break;
       case Kind::kRestoreReached:
-        link_.send_checkpoint_ready(now_ms() - init_start_ms_);
+        phase_ = Phase::kAtCheckpoint;
+        link_.send(channel::CheckpointReady{now_ms() - init_start_ms_});
         break;
-      case Kind::kRestoreDone:
-        link_.send_restore_done(now_ms() - restore_release_ms_, probe_);
+      case Kind::kRestoreDone: {
+        phase_ = Phase::kServing;
+        auto done = probe_;
+        done.hooks_ms = now_ms() - restore_release_ms_;
+        link_.send(std::move(done));
         break;
+      }
       case Kind::kRestoreError:
-        link_.send_restore_error(e.error_type, e.body);
+        link_.send(channel::RestoreError{e.error_type, e.body});
         break;
       case Kind::kInvocationResponse:
-        link_.send_response(e.request_id, e.body, max_memory_);
+        link_.send(channel::Response{e.request_id, max_memory_, e.body});
         break;
       case Kind::kInvocationError:
-        link_.send_function_error(e.request_id, e.error_type.empty() ? "Unhandled" : e.error_type, e.body, max_memory_);
+        link_.send(channel::FunctionError{e.request_id, e.error_type.empty() ? "Unhandled" : e.error_type,
+                                          max_memory_, e.body});
         break;
     }
-  }
-
-  void apply_after_restore(const AfterRestore& ar) {
-    if (!ar.entropy.empty())
-      hooks::reseed_kernel_crng({reinterpret_cast<const std::byte*>(ar.entropy.data()), ar.entropy.size()});
-    if (ar.wall_clock_ns) hooks::set_wall_clock(ar.wall_clock_ns);
-    if (!ar.sandbox_id.empty()) set_hostname(ar.sandbox_id.substr(0, 63));
   }
 
   // The first bytes the kernel's CRNG gives once the restore hooks are applied, before anything
@@ -302,16 +371,19 @@ class Agent {
       pollfd p{link_.fd(), POLLIN, 0};
       if (::poll(&p, 1, -1) < 0 && errno != EINTR) return 1;
       for (auto& m : link_.read_available())
-        if (std::holds_alternative<Shutdown>(m)) return 0;
+        if (std::holds_alternative<channel::Shutdown>(m)) return 0;
     }
   }
 
   HostLink& link_;
-  FunctionSetup setup_;
+  channel::Config setup_;
+  KernelLog& kernel_log_;
+  bool vmgenid_bound_;
+  Phase phase_ = Phase::kInit;
   double init_start_ms_ = 0;
   double restore_release_ms_ = 0;
-  KernelLog* kernel_log_;
-  RestoreProbe probe_;
+  double checkpoint_uptime_ms_ = 0;
+  channel::RestoreDone probe_;
   uint64_t max_memory_ = 0;
 };
 
@@ -346,19 +418,19 @@ int main() {
       console(std::string("VM Generation ID device: ") + (vmgenid ? "bound" : "not bound (no kernel reseed on restore)"));
     }
     KernelLog kernel_log;
-    HostLink link(open_channel(pid1 ? "/dev/hvc0" : (std::getenv("THAW_AGENT_CHANNEL") ?: "/dev/hvc0")), &kernel_log);
-    link.send_agent_ready();
-    std::optional<FunctionSetup> setup;
+    HostLink link(open_channel(pid1 ? "/dev/hvc0" : (std::getenv("THAW_AGENT_CHANNEL") ?: "/dev/hvc0")));
+    link.send(thaw::channel::AgentReady{});
+    std::optional<thaw::channel::Config> setup;
     while (!setup) {
       pollfd p{link.fd(), POLLIN, 0};
       ::poll(&p, 1, -1);
       for (auto& m : link.read_available())
-        if (auto* s = std::get_if<FunctionSetup>(&m)) setup = std::move(*s);
+        if (auto* s = std::get_if<thaw::channel::Config>(&m)) setup = std::move(*s);
     }
     if (!setup->sandbox_id.empty()) set_hostname(setup->sandbox_id.substr(0, 63));
     if (pid1 && setup->wall_clock_ns) thaw::hooks::set_wall_clock(setup->wall_clock_ns);
     console("starting " + setup->function_name + " (" + setup->initialization_type + ")");
-    rc = Agent(link, vmgenid ? &kernel_log : nullptr, std::move(*setup)).run();
+    rc = Agent(link, kernel_log, vmgenid, std::move(*setup)).run();
   } catch (const std::exception& e) {
     console(std::string("fatal: ") + e.what());
   }

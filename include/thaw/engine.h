@@ -47,6 +47,16 @@ struct EngineOptions {
   // engine with builders opens the data directory (a control-plane-only engine, such as the
   // CLI's read-only commands).
   unsigned build_workers = 1;
+  // Each VMM process runs in a cgroup v2 group of its own, created under this directory: cpu.max
+  // is Lambda's CPU share for the function's memory (1,769 MB = one vCPU, linear; the guest
+  // gets 1 to 6 vCPUs to match) and memory.max the guest's memory plus 128 MiB for the VMM.
+  // Empty: a `thaw` group under the engine's own cgroup (which works where that is the root,
+  // as in a container, or has cpu and memory delegated); "none": no groups. Where cgroup v2
+  // cannot be had the engine says why once and runs without limits.
+  std::string cgroup_parent{};
+  // Multiplies the CPU share in cpu.max; 0: no CPU limit. Unset: $THAW_CPU_SCALE, else 1.
+  // (The emulated KVM host sets 0: on a software CPU, Lambda's share is no Lambda.)
+  std::optional<double> cpu_scale{};
   // Every function log line (also START/END/REPORT); called from the engine's threads.
   std::function<void(const LogEvent&)> on_log{};
 };
@@ -55,9 +65,11 @@ struct EngineStats {
   unsigned functions = 0, versions = 0;
   unsigned sandboxes_idle = 0, sandboxes_busy = 0;
   uint64_t sandboxes_started_cold = 0, sandboxes_restored = 0, sandboxes_reused = 0;
-  // The shared chunk store of all snapshots: bytes on disk, and what the snapshots would take
-  // if each stored its own chunks.
+  // The shared chunk store of all snapshots: bytes on disk; what the snapshots would take if
+  // each stored its own chunks; and of the stored chunks, those two or more snapshots share
+  // (kernel, runtime, libraries) and those only one references.
   uint64_t chunk_store_bytes = 0, snapshot_referenced_bytes = 0;
+  uint64_t shared_chunk_bytes = 0, unique_chunk_bytes = 0;
 };
 
 class Engine {
@@ -106,8 +118,10 @@ class Engine {
   EngineStats stats() const;
   const std::string& data_dir() const;
 
-  // Stops taking invocations, lets running ones finish (up to `drain`), and shuts every
-  // sandbox down (SHUTDOWN phase). Idempotent.
+  // Stops taking invocations (they get kThrottled), lets running ones finish for up to `drain`
+  // and then ends those that have not (they return a Sandbox.Error that says the engine shut
+  // down), waits for image builds and snapshots under way, and shuts every sandbox down
+  // (SHUTDOWN phase: the runtime's SIGTERM handler runs). Idempotent.
   void shutdown(std::chrono::milliseconds drain = std::chrono::seconds(30));
 
  private:

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -72,6 +73,7 @@ class EngineKvm : public ::testing::Test {
     o.init_timeout = std::chrono::seconds(60);
     o.boot_allowance = std::chrono::seconds(240);
     o.on_log = [this](const LogEvent& e) { logs_.add(e); };
+    o.cpu_scale = 0;  // a software CPU: Lambda's CPU share would make it a hundred times slower
     return o;
   }
   static FunctionSettings python(SnapStartApplyOn snap = SnapStartApplyOn::kNone, unsigned timeout_s = 60) {
@@ -285,6 +287,98 @@ std::vector<pid_t> vmm_children() {
     if (ppid == getpid()) pids.push_back(pid_t(std::stol(name)));
   }
   return pids;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  std::string s((std::istreambuf_iterator<char>(f)), {});
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+// The emulated KVM host mounts cgroup v2 as a systemd host has it; a host without it runs
+// VMM processes unconfined, which this test would not show.
+TEST_F(EngineKvm, EachVmmProcessRunsInACgroupOfItsOwnWithLambdasCpuShareAndAMemoryCeiling) {
+  ASSERT_TRUE(fs::exists("/sys/fs/cgroup/cgroup.controllers")) << "no cgroup v2 here";
+  auto o = options();
+  o.cpu_scale = 1.0;  // Lambda's share as it is: at 1,769 MB one full CPU, so no slower here
+  Engine engine(o);
+  auto settings = python();
+  settings.memory_mb = 1769;
+  engine.create_function("sized", settings, {.directory = example("python-sleep")});
+  engine.wait_until_ready("sized");
+  auto a = std::async(std::launch::async, [&] {
+    return engine.invoke({.function = "sized", .payload = R"({"seconds": 0})"});
+  });
+  auto b = std::async(std::launch::async, [&] {
+    return engine.invoke({.function = "sized", .payload = R"({"seconds": 0})"});
+  });
+  ASSERT_EQ(a.get().function_error, "");
+  ASSERT_EQ(b.get().function_error, "");
+  // Their VMM processes were started on the std::async threads, which have ended now.
+  EXPECT_EQ(engine.stats().sandboxes_idle, 2u) << "a sandbox died with the thread that started it";
+  auto pids = vmm_children();
+  ASSERT_EQ(pids.size(), 2u) << "two parallel invocations, two sandboxes";
+  std::vector<fs::path> groups;
+  for (pid_t pid : pids) {
+    auto line = read_text("/proc/" + std::to_string(pid) + "/cgroup");  // "0::/thaw/sandbox-..."
+    ASSERT_EQ(line.rfind("0::", 0), 0u) << line;
+    fs::path dir = fs::path("/sys/fs/cgroup") / fs::path(line.substr(3)).relative_path();
+    EXPECT_EQ(dir.parent_path().filename(), "thaw") << dir;
+    // Its members: the VMM process and the kernel threads KVM attaches to its VM's creator's
+    // cgroups (kvm-nx-lpage-recovery), nothing else.
+    std::istringstream members(read_text(dir / "cgroup.procs"));
+    bool has_vmm = false;
+    for (std::string member; members >> member;) {
+      if (member == std::to_string(pid)) {
+        has_vmm = true;
+        continue;
+      }
+      auto comm = read_text("/proc/" + member + "/comm");
+      EXPECT_EQ(comm.rfind("kvm", 0), 0u) << "process " << member << " (" << comm << ") in " << dir;
+    }
+    EXPECT_TRUE(has_vmm) << dir << " does not hold VMM process " << pid;
+    EXPECT_EQ(read_text(dir / "cpu.max"), "100000 100000") << "1,769 MB is one full vCPU";
+    EXPECT_EQ(read_text(dir / "memory.max"), std::to_string((uint64_t{1769} << 20) + (uint64_t{128} << 20)));
+    EXPECT_EQ(read_text(dir / "memory.oom.group"), "1");
+    std::cout << "VMM process " << pid << ": memory.current " << read_text(dir / "memory.current")
+              << " bytes, memory.peak " << read_text(dir / "memory.peak") << " bytes\n";
+    groups.push_back(dir);
+  }
+  EXPECT_NE(groups[0], groups[1]);
+  engine.shutdown();
+  for (const auto& g : groups) EXPECT_FALSE(fs::exists(g)) << g << " outlived its sandbox";
+}
+
+TEST_F(EngineKvm, ShutdownLetsARunningInvocationFinishThenShutsTheSandboxDown) {
+  Engine engine(options());
+  engine.create_function("life", python(), {.directory = example("python-lifecycle")});
+  engine.wait_until_ready("life");
+  auto running = std::async(std::launch::async, [&] {
+    return engine.invoke({.function = "life", .payload = R"({"seconds": 4})", .request_id = "cccccccc-0000-4000-8000-000000000003"});
+  });
+  logs_.wait_for_line_starting("START RequestId: cccccccc-0000-4000-8000-000000000003");
+  engine.shutdown(std::chrono::minutes(5));
+  auto r = running.get();
+  EXPECT_EQ(r.function_error, "") << r.payload;
+  EXPECT_NE(r.payload.find("at_end"), std::string::npos) << r.payload;
+  logs_.wait_for_line_starting("SIGTERM received after ");  // then SHUTDOWN, as when idle
+  EXPECT_EQ(code_of([&] { engine.invoke({.function = "life"}); }), ErrorCode::kThrottled);
+}
+
+TEST_F(EngineKvm, ShutdownEndsAnInvocationThatOutlastsItsDrainDeadline) {
+  Engine engine(options());
+  engine.create_function("sleepy", python(), {.directory = example("python-sleep")});
+  engine.wait_until_ready("sleepy");
+  auto running = std::async(std::launch::async, [&] {
+    return engine.invoke({.function = "sleepy", .payload = R"({"seconds": 50})", .request_id = "dddddddd-0000-4000-8000-000000000004"});
+  });
+  logs_.wait_for_line_starting("sleeping 50.0 s in dddddddd-0000-4000-8000-000000000004");
+  engine.shutdown(std::chrono::milliseconds(200));
+  auto r = running.get();
+  EXPECT_EQ(r.error_type, "Sandbox.Error");
+  EXPECT_NE(r.payload.find("the engine shut down before the invocation finished"), std::string::npos) << r.payload;
+  EXPECT_TRUE(vmm_children().empty());
 }
 
 TEST_F(EngineKvm, AKilledVmmProcessFailsItsInvocationOnlyAndTheEngineServesTheNext) {

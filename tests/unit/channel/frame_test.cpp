@@ -1,4 +1,4 @@
-#include "runtime-api/channel_protocol.h"
+#include "channel/frame.h"
 
 #include <gtest/gtest.h>
 

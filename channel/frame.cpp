@@ -1,4 +1,4 @@
-#include "runtime-api/channel_protocol.h"
+#include "channel/frame.h"
 
 // Inlined xxHash: the guest agent links statically and Debian ships libxxhash as a shared library too.
 #define XXH_INLINE_ALL

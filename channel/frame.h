@@ -1,7 +1,9 @@
 #pragma once
-// The host<->guest channel protocol (DESIGN.md, "Host-guest channel"), spoken over the
+// The host<->guest channel's frames (DESIGN.md, "Host-guest channel"), spoken over the
 // virtio-console byte stream (/dev/hvc0 in the guest). Both ends (the guest agent and the
-// engine's sandbox) use this file; it knows nothing of either.
+// engine's sandbox) use this file; it knows nothing of either. What each type of frame
+// carries is channel/messages.h; the engine's protocol with its VMM processes reuses the
+// framing with a type range of its own.
 //
 // A frame is a 24-byte little-endian header and a body:
 //   magic "THW1" | type u16 | flags u16 | sequence u32 | body length u32 | body xxh32 u32 | header xxh32 u32
@@ -23,24 +25,21 @@
 namespace thaw::channel {
 
 enum class MessageType : uint16_t {
-  kConfig = 1,            // host -> guest: function setup (meta)
-  kInitDone = 2,          // guest -> host: runtime asked for its first invocation (meta: init_ms)
-  kInitError = 3,         // guest -> host: meta: error_type; data: the runtime's error JSON
-  kCheckpointReady = 4,   // guest -> host: snap-start runtime reached restore/next (meta: init_ms)
-  kBeforeCheckpoint = 5,  // host -> guest: about to snapshot; the agent quiesces
+  kConfig = 1,
+  kInitDone = 2,
+  kInitError = 3,
+  kCheckpointReady = 4,
+  kBeforeCheckpoint = 5,
   kBeforeCheckpointAck = 6,
-  kAfterRestore = 7,      // host -> guest: meta: clock_ns, sandbox_id, log_stream; data: entropy
-  kRestoreDone = 8,       // guest -> host: runtime's after-restore hooks done (meta: hooks_ms)
-  kRestoreError = 9,      // guest -> host: meta: error_type; data: error JSON
-  kInvoke = 10,           // host -> guest: meta: request_id, deadline_ms, ...; data: payload
-  kResponse = 11,         // guest -> host: meta: request_id, max_memory; data: response body
-  kFunctionError = 12,    // guest -> host: meta: request_id, error_type, max_memory; data: error JSON
-  kLog = 13,              // guest -> host: meta: stream ("stdout"|"stderr"); data: one line
-  kRuntimeExit = 14,      // guest -> host: meta: status (the runtime process ended)
-  kShutdown = 15,         // host -> guest: SIGTERM the runtime, 2 s, then power off
-  // guest -> host: the agent is up and its end of the channel is open and raw. The host sends
-  // nothing before it: bytes that reach the guest before the port is opened and switched to
-  // raw mode would be line-edited or echoed by its tty.
+  kAfterRestore = 7,
+  kRestoreDone = 8,
+  kRestoreError = 9,
+  kInvoke = 10,
+  kResponse = 11,
+  kFunctionError = 12,
+  kLog = 13,
+  kRuntimeExit = 14,
+  kShutdown = 15,
   kAgentReady = 16,
 };
 std::string_view message_type_name(MessageType t);
