@@ -14,11 +14,6 @@ inline double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-inline int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 inline std::string error_json(const std::string& type, const std::string& message) {
   return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
 }
