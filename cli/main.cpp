@@ -38,8 +38,10 @@ int main(int argc, char** argv) {
   commands.push_back(thaw::cli::add_bench_boot_command(app));
   commands.push_back(thaw::cli::add_bench_coldstart_command(app));
   commands.push_back(thaw::cli::add_bench_pool_command(app));
+  commands.push_back(thaw::cli::add_bench_api_command(app));
   commands.push_back(thaw::cli::add_image_command(app));
   commands.push_back(thaw::cli::add_invoke_command(app));
+  commands.push_back(thaw::cli::add_serve_command(app));
   commands.push_back(thaw::cli::add_snapshot_command(app));
   for (auto& c : thaw::cli::add_function_commands(app)) commands.push_back(std::move(c));
 

@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "base/atomic_file.h"
+#include "base/base64.h"
 #include "base/error.h"
 #include "base/random.h"
 #include "base/unique_fd.h"
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 #include "thaw/error.h"
 
 namespace thaw::engine {
@@ -130,19 +131,9 @@ fs::path temp_beside(const fs::path& dir, const char* what) { return dir / (std:
 }  // namespace
 
 std::string hex_to_base64(const std::string& hex) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::vector<uint8_t> raw;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) raw.push_back(uint8_t(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  std::string out;
-  for (size_t i = 0; i < raw.size(); i += 3) {
-    uint32_t v = uint32_t(raw[i]) << 16 | (i + 1 < raw.size() ? uint32_t(raw[i + 1]) << 8 : 0) |
-                 (i + 2 < raw.size() ? raw[i + 2] : 0);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < raw.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += i + 2 < raw.size() ? kAlphabet[v & 63] : '=';
-  }
-  return out;
+  std::string raw;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) raw += char(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return base64_encode(raw);
 }
 
 CodeStore::CodeStore(fs::path dir) : dir_(std::move(dir)) {
@@ -163,7 +154,7 @@ StoredCode CodeStore::store_zip_file(const fs::path& zip, bool move) {
   if (c.size > kMaxZipBytes)
     throw EngineError(ErrorCode::kTooLarge, "the code's .zip is " + std::to_string(c.size) +
                                                 " bytes, over Lambda's limit of " + std::to_string(kMaxZipBytes));
-  c.sha256_hex = image::sha256_file(zip.string());
+  c.sha256_hex = sha256_file(zip.string());
   c.sha256_base64 = hex_to_base64(c.sha256_hex);
   auto dest = zip_path(c.sha256_hex);
   if (fs::exists(dest)) {

@@ -62,7 +62,7 @@ FunctionSettings normalized(const std::string& name, FunctionSettings s) {
 
 void check_revision(const std::string& expected, const std::string& actual, const std::string& what) {
   if (!expected.empty() && expected != actual)
-    fail(ErrorCode::kConflict, "the RevisionId given (" + expected + ") is not the current one of " + what + " (" +
+    fail(ErrorCode::kPreconditionFailed, "the RevisionId given (" + expected + ") is not the current one of " + what + " (" +
                                    actual + "): it changed since you read it");
 }
 
@@ -316,6 +316,7 @@ FunctionInfo Engine::update_function_configuration(const std::string& function, 
   if (u.runtime) s.runtime = *u.runtime;
   if (u.handler) s.handler = *u.handler;
   if (u.description) s.description = *u.description;
+  if (u.role) s.role = *u.role;
   if (u.memory_mb) s.memory_mb = *u.memory_mb;
   if (u.timeout_s) s.timeout_s = *u.timeout_s;
   if (u.environment) s.environment = *u.environment;

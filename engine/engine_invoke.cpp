@@ -67,6 +67,17 @@ InvokeResult failed_start(const engine::SandboxError& e, const std::string& vers
   return r;
 }
 
+// A restore that failed is not the function's error but SnapStart's, as Lambda answers it: its
+// after-restore hooks failed (SnapStartException), it ran past its budget
+// (SnapStartTimeoutException), or the sandbox itself failed (ServiceException).
+[[noreturn]] void restore_failed(const engine::SandboxError& e, const std::string& name, const std::string& version) {
+  std::string what = "restoring " + name + ":" + version + " failed: " + e.what();
+  if (!e.body().empty()) what += ": " + e.body();
+  if (e.error_type() == "Sandbox.Timedout") throw EngineError(ErrorCode::kSnapStartTimeout, what);
+  if (e.error_type() == "Sandbox.Error") throw EngineError(ErrorCode::kSandboxError, what);
+  throw EngineError(ErrorCode::kSnapStartError, what);
+}
+
 }  // namespace
 
 std::string Engine::Impl::pool_key(const std::string& name, const VersionRecord& v) {
@@ -185,6 +196,7 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
         ++impl_->started_cold;
       }
     } catch (const engine::SandboxError& e) {
+      if (!v.snapshot.empty()) restore_failed(e, ref.name, v.version);
       auto r = failed_start(e, v.version, id);
       r.log_lines = leased->log->end_invocation();
       return r;

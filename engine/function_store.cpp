@@ -43,7 +43,7 @@ SnapStartApplyOn parse_apply_on(const std::string& s) {
 json settings_json(const FunctionSettings& s) {
   return {{"runtime", s.runtime},         {"handler", s.handler},         {"memory_mb", s.memory_mb},
           {"timeout_s", s.timeout_s},     {"description", s.description}, {"environment", s.environment},
-          {"snap_start", to_string(s.snap_start)}};
+          {"snap_start", to_string(s.snap_start)}, {"role", s.role}};
 }
 
 FunctionSettings settings_from(const json& j) {
@@ -55,6 +55,7 @@ FunctionSettings settings_from(const json& j) {
   s.description = j.at("description").get<std::string>();
   s.environment = j.at("environment").get<std::map<std::string, std::string>>();
   s.snap_start = parse_apply_on(j.at("snap_start").get<std::string>());
+  s.role = j.value("role", std::string());  // records written before roles were kept have none
   return s;
 }
 

@@ -11,6 +11,9 @@ std::string_view lambda_exception_name(ErrorCode code) {
     case ErrorCode::kSnapStartNotReady: return "SnapStartNotReadyException";
     case ErrorCode::kInvalidParameter: return "InvalidParameterValueException";
     case ErrorCode::kConflict: return "ResourceConflictException";
+    case ErrorCode::kPreconditionFailed: return "PreconditionFailedException";
+    case ErrorCode::kSnapStartError: return "SnapStartException";
+    case ErrorCode::kSnapStartTimeout: return "SnapStartTimeoutException";
     case ErrorCode::kTooLarge: return "RequestTooLargeException";
     case ErrorCode::kThrottled: return "TooManyRequestsException";
     case ErrorCode::kFunctionError: return "Unhandled";
@@ -27,6 +30,9 @@ int http_status(ErrorCode code) {
     case ErrorCode::kSnapStartNotReady: return 409;
     case ErrorCode::kInvalidParameter: return 400;
     case ErrorCode::kConflict: return 409;
+    case ErrorCode::kPreconditionFailed: return 412;
+    case ErrorCode::kSnapStartError: return 400;
+    case ErrorCode::kSnapStartTimeout: return 408;
     case ErrorCode::kTooLarge: return 413;
     case ErrorCode::kThrottled: return 429;
     case ErrorCode::kFunctionError: return 200;

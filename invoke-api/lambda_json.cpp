@@ -8,7 +8,7 @@ json function_configuration(const FunctionInfo& f) {
   json j = {{"FunctionName", f.name},
             {"FunctionArn", f.arn},
             {"Runtime", s.runtime},
-            {"Role", "arn:aws:iam::000000000000:role/thaw"},
+            {"Role", s.role.empty() ? "arn:aws:iam::000000000000:role/thaw" : s.role},
             {"Handler", s.handler},
             {"CodeSize", f.code_size},
             {"Description", s.description},
@@ -38,10 +38,6 @@ json alias_configuration(const AliasInfo& a) {
             {"RevisionId", a.revision_id}};
   if (a.routing) j["RoutingConfig"] = {{"AdditionalVersionWeights", {{a.routing->version, a.routing->weight}}}};
   return j;
-}
-
-json error_body(const EngineError& e) {
-  return {{"Type", "User"}, {"message", e.what()}, {"__type", lambda_exception_name(e.code())}};
 }
 
 }  // namespace thaw::api

@@ -1,6 +1,6 @@
 #pragma once
 // The Lambda API's JSON shapes (botocore's lambda/2015-03-31 model) for what thaw::Engine
-// returns: FunctionConfiguration, AliasConfiguration and the error body. Used by `thaw serve`
+// returns: FunctionConfiguration and AliasConfiguration. Used by `thaw serve`
 // and by the CLI's --json output, so both print the same documents.
 #include <nlohmann/json.hpp>
 
@@ -10,7 +10,5 @@ namespace thaw::api {
 
 nlohmann::json function_configuration(const FunctionInfo& f);
 nlohmann::json alias_configuration(const AliasInfo& a);
-// {"Type": "User", "message": ...} with the exception's name, as Lambda's error responses.
-nlohmann::json error_body(const EngineError& e);
 
 }  // namespace thaw::api

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "base/error.h"
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 
 namespace thaw::image {
 namespace {
@@ -52,9 +52,11 @@ T get_field(const nlohmann::json& j, const char* key) {
 std::string_view runtime_name(Runtime r) { return r == Runtime::kProvided ? "provided" : "python3.11"; }
 
 Runtime parse_runtime(std::string_view name) {
-  if (name == "provided") return Runtime::kProvided;
+  // Lambda's OS-only runtimes differ in their Amazon Linux; here each runs the function's own
+  // bootstrap on thaw's guest alike.
+  if (name == "provided" || name == "provided.al2" || name == "provided.al2023") return Runtime::kProvided;
   if (name == "python3.11") return Runtime::kPython311;
-  throw Error("unknown runtime '" + std::string(name) + "' (supported: provided, python3.11)");
+  throw Error("unknown runtime '" + std::string(name) + "' (supported: provided, provided.al2, provided.al2023, python3.11)");
 }
 
 bool is_reserved_environment_variable(std::string_view key) {

@@ -15,7 +15,7 @@
 #include "guest/image/guest_files.h"
 #include "guest/image/host_command.h"
 #include "guest/image/image_tree.h"
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 
 namespace thaw::image {
 namespace fs = std::filesystem;

@@ -107,8 +107,8 @@ class Engine {
                                 std::chrono::milliseconds timeout = std::chrono::minutes(10)) const;
 
   // Runs one invocation. Throws EngineError for what Lambda answers with an exception (not
-  // found, not ready, too large, ...); a function that fails returns normally with
-  // function_error set.
+  // found, not ready, too large, a SnapStart restore that failed, ...); a function that fails
+  // returns normally with function_error set.
   InvokeResult invoke(const InvokeRequest& request);
 
   // Shuts down the idle sandboxes of `function` (a name; empty: of every function) now rather

@@ -12,9 +12,12 @@ enum class ErrorCode {
   kNotReady,          // ResourceNotReadyException (502): the function's image is still building
   kSnapStartNotReady, // SnapStartNotReadyException (409): the version's snapshot is being taken
   kInvalidParameter,  // InvalidParameterValueException (400)
-  kConflict,          // ResourceConflictException (409): exists already, or a RevisionId/CodeSha256 mismatch
+  kConflict,          // ResourceConflictException (409): exists already, in use, or an update under way
+  kPreconditionFailed,  // PreconditionFailedException (412): the RevisionId given is not the current one
   kTooLarge,          // RequestTooLargeException (413): payload or code over Lambda's limits
   kThrottled,         // TooManyRequestsException (429)
+  kSnapStartError,    // SnapStartException (400): the restored runtime's after-restore hooks failed
+  kSnapStartTimeout,  // SnapStartTimeoutException (408): restore and its hooks ran past their budget
   kFunctionError,     // the function failed: X-Amz-Function-Error (reported in InvokeResult, not thrown)
   kSandboxError,      // ServiceException (500): no sandbox could be made (VMM, restore or boot failed)
   kInternal,          // ServiceException (500): a bug or an I/O failure of the engine itself

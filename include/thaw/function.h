@@ -22,11 +22,13 @@ struct FunctionSettings {
   std::string description{};
   std::map<std::string, std::string> environment{};
   SnapStartApplyOn snap_start = SnapStartApplyOn::kNone;
+  // The execution role's ARN, kept and reported as Lambda does (thaw assumes no role).
+  std::string role{};
 };
 
 // A change of configuration: only the fields that are set change.
 struct FunctionSettingsUpdate {
-  std::optional<std::string> runtime{}, handler{}, description{};
+  std::optional<std::string> runtime{}, handler{}, description{}, role{};
   std::optional<unsigned> memory_mb{}, timeout_s{};
   std::optional<std::map<std::string, std::string>> environment{};
   std::optional<SnapStartApplyOn> snap_start{};

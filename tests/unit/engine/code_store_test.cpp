@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 #include "thaw/error.h"
 
 namespace thaw::engine {
@@ -47,7 +47,7 @@ TEST_F(CodeStoreTest, ADirectoryIsZippedTheSameWayEveryTimeAndComesBackWhole) {
   fs::last_write_time(src_ / "pkg/mod.py", fs::file_time_type::clock::now());
   auto b = store.put({.directory = src_.string()});
   EXPECT_EQ(a.sha256_hex, b.sha256_hex);
-  EXPECT_EQ(a.sha256_hex, image::sha256_file(store.zip_path(a.sha256_hex).string()));
+  EXPECT_EQ(a.sha256_hex, sha256_file(store.zip_path(a.sha256_hex).string()));
   EXPECT_EQ(a.sha256_base64.size(), 44u);
   EXPECT_EQ(a.sha256_base64, hex_to_base64(a.sha256_hex));
 

@@ -77,7 +77,7 @@ TEST_F(EngineControlPlane, CreatePublishAliasAndRestart) {
     EXPECT_NE(updated.revision_id, active.revision_id);
     u.revision_id = active.revision_id;  // stale
     engine.wait_until_ready("shell");
-    EXPECT_EQ(code_of([&] { engine.update_function_configuration("shell", u); }), ErrorCode::kConflict);
+    EXPECT_EQ(code_of([&] { engine.update_function_configuration("shell", u); }), ErrorCode::kPreconditionFailed);
     auto v2 = engine.publish_version("shell");
     EXPECT_EQ(v2.version, "2");
     EXPECT_EQ(v2.settings.timeout_s, 7u);

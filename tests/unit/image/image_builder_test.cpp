@@ -16,7 +16,7 @@
 #include "base/error.h"
 #include "guest/image/cpio_reader.h"
 #include "guest/image/image_builder.h"
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 
 namespace thaw::image {
 namespace fs = std::filesystem;

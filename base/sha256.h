@@ -1,13 +1,14 @@
 #pragma once
-// SHA-256 (FIPS 180-4), incremental. Names the kernel and the initramfs in an image's
-// config so that a snapshot can tell whether it was made from exactly these bytes.
+// SHA-256 (FIPS 180-4), incremental, and HMAC-SHA256 (RFC 2104). Names the kernel and the
+// initramfs in an image's config (so a snapshot can tell whether it was made from exactly these
+// bytes), and function code as Lambda's CodeSha256; HMAC signs AWS Signature Version 4.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 
-namespace thaw::image {
+namespace thaw {
 
 class Sha256 {
  public:
@@ -29,4 +30,8 @@ class Sha256 {
 // Hex SHA-256 of a whole file; throws SystemError if it cannot be read.
 std::string sha256_file(const std::string& path);
 
-}  // namespace thaw::image
+std::string sha256_hex(std::string_view data);
+std::array<std::uint8_t, 32> hmac_sha256(std::string_view key, std::string_view message);
+std::string to_hex(std::span<const std::uint8_t> bytes);
+
+}  // namespace thaw

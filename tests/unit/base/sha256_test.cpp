@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 
-namespace thaw::image {
+namespace thaw {
 namespace {
 
 std::string hash(std::string_view s) {
@@ -33,5 +33,15 @@ TEST(Sha256, PiecesGiveTheSameHashAsTheWhole) {
   EXPECT_EQ(h.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+// RFC 4231's test cases 1, 2 and 6 (a key longer than the block is hashed first).
+TEST(HmacSha256, KnownVectors) {
+  EXPECT_EQ(to_hex(hmac_sha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(to_hex(hmac_sha256(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 }  // namespace
-}  // namespace thaw::image
+}  // namespace thaw

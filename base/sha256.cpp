@@ -1,4 +1,4 @@
-#include "guest/image/sha256.h"
+#include "base/sha256.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 
-namespace thaw::image {
+namespace thaw {
 namespace {
 
 constexpr std::array<std::uint32_t, 64> kRound = {
@@ -95,14 +95,49 @@ std::array<std::uint8_t, 32> Sha256::digest() {
   return out;
 }
 
-std::string Sha256::hex_digest() {
+std::string Sha256::hex_digest() { return to_hex(digest()); }
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
-  for (auto b : digest()) {
+  s.reserve(bytes.size() * 2);
+  for (auto b : bytes) {
     s += kHex[b >> 4];
     s += kHex[b & 15];
   }
   return s;
+}
+
+std::string sha256_hex(std::string_view data) {
+  Sha256 h;
+  h.update(data);
+  return h.hex_digest();
+}
+
+std::array<std::uint8_t, 32> hmac_sha256(std::string_view key, std::string_view message) {
+  constexpr size_t kBlock = 64;
+  std::array<std::uint8_t, kBlock> k{};
+  if (key.size() > kBlock) {
+    Sha256 h;
+    h.update(key);
+    auto d = h.digest();
+    std::copy(d.begin(), d.end(), k.begin());
+  } else {
+    std::copy(key.begin(), key.end(), k.begin());
+  }
+  std::array<std::uint8_t, kBlock> inner_pad{}, outer_pad{};
+  for (size_t i = 0; i < kBlock; ++i) {
+    inner_pad[i] = k[i] ^ 0x36;
+    outer_pad[i] = k[i] ^ 0x5c;
+  }
+  Sha256 inner;
+  inner.update(std::as_bytes(std::span(inner_pad)));
+  inner.update(message);
+  auto inner_digest = inner.digest();
+  Sha256 outer;
+  outer.update(std::as_bytes(std::span(outer_pad)));
+  outer.update(std::as_bytes(std::span(inner_digest)));
+  return outer.digest();
 }
 
 std::string sha256_file(const std::string& path) {
@@ -122,4 +157,4 @@ std::string sha256_file(const std::string& path) {
   return h.hex_digest();
 }
 
-}  // namespace thaw::image
+}  // namespace thaw

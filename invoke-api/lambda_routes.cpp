@@ -1,0 +1,142 @@
+#include "invoke-api/lambda_routes.h"
+
+#include <vector>
+
+#include "invoke-api/api_error.h"
+
+namespace thaw::api {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  if (q.empty()) return out;
+  for (auto pair : split(q, '&')) {
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq));
+    out.emplace(std::move(key), eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1)));
+  }
+  return out;
+}
+
+[[noreturn]] void unknown(std::string_view method, std::string_view path) {
+  throw ApiError("UnknownOperationException", 404,
+                 "no operation of the Lambda API is " + std::string(method) + " " + std::string(path) +
+                     " (thaw serves the Lambda API 2015-03-31: /2015-03-31/functions/...)");
+}
+
+// The operation of a path under /2015-03-31/functions: `parts` are the segments after it.
+Operation function_operation(std::string_view m, const std::vector<std::string_view>& parts, std::string_view path) {
+  auto is = [&](std::string_view want) { return m == want; };
+  if (parts.empty()) {
+    if (is("POST")) return Operation::kCreateFunction;
+    if (is("GET")) return Operation::kListFunctions;
+  } else if (parts.size() == 1) {
+    if (is("GET")) return Operation::kGetFunction;
+    if (is("DELETE")) return Operation::kDeleteFunction;
+  } else if (parts.size() == 2) {
+    auto sub = parts[1];
+    if (sub == "invocations" && is("POST")) return Operation::kInvoke;
+    if (sub == "configuration" && is("GET")) return Operation::kGetFunctionConfiguration;
+    if (sub == "configuration" && is("PUT")) return Operation::kUpdateFunctionConfiguration;
+    if (sub == "code" && is("PUT")) return Operation::kUpdateFunctionCode;
+    if (sub == "versions" && is("POST")) return Operation::kPublishVersion;
+    if (sub == "versions" && is("GET")) return Operation::kListVersionsByFunction;
+    if (sub == "aliases" && is("POST")) return Operation::kCreateAlias;
+    if (sub == "aliases" && is("GET")) return Operation::kListAliases;
+  } else if (parts.size() == 3 && parts[1] == "aliases") {
+    if (is("GET")) return Operation::kGetAlias;
+    if (is("PUT")) return Operation::kUpdateAlias;
+    if (is("DELETE")) return Operation::kDeleteAlias;
+  }
+  unknown(m, path);
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1, lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+    if (hi < 0 || lo < 0) throw invalid_request_content("malformed percent-escape in the request's target");
+    out += char(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+Route route(std::string_view method, std::string_view target) {
+  auto qmark = target.find('?');
+  std::string_view path = target.substr(0, qmark);
+  Route r;
+  if (qmark != std::string_view::npos) r.query = parse_query(target.substr(qmark + 1));
+  // Segments split before decoding: an ARN's ':' may come escaped, a '/' inside a label cannot.
+  auto parts = split(path, '/');
+  if (parts.size() < 3 || !parts[0].empty() || parts[2] != "functions") unknown(method, path);
+  auto version = parts[1];
+  parts.erase(parts.begin(), parts.begin() + 3);
+  if (!parts.empty() && parts.back().empty()) parts.pop_back();  // a trailing slash
+  for (auto p : parts)
+    if (p.empty()) unknown(method, path);
+  if (version == "2014-11-13") {
+    if (parts.size() == 2 && parts[1] == "invoke-async" && method == "POST") {
+      r.op = Operation::kInvokeAsync;
+      r.function = percent_decode(parts[0]);
+      return r;
+    }
+    unknown(method, path);
+  }
+  if (version != "2015-03-31") unknown(method, path);
+  r.op = function_operation(method, parts, path);
+  if (!parts.empty()) r.function = percent_decode(parts[0]);
+  if (parts.size() == 3) r.alias = percent_decode(parts[2]);
+  return r;
+}
+
+std::string_view name_of(Operation op) {
+  switch (op) {
+    case Operation::kInvoke: return "Invoke";
+    case Operation::kInvokeAsync: return "InvokeAsync";
+    case Operation::kCreateFunction: return "CreateFunction";
+    case Operation::kGetFunction: return "GetFunction";
+    case Operation::kGetFunctionConfiguration: return "GetFunctionConfiguration";
+    case Operation::kListFunctions: return "ListFunctions";
+    case Operation::kUpdateFunctionCode: return "UpdateFunctionCode";
+    case Operation::kUpdateFunctionConfiguration: return "UpdateFunctionConfiguration";
+    case Operation::kDeleteFunction: return "DeleteFunction";
+    case Operation::kPublishVersion: return "PublishVersion";
+    case Operation::kListVersionsByFunction: return "ListVersionsByFunction";
+    case Operation::kCreateAlias: return "CreateAlias";
+    case Operation::kGetAlias: return "GetAlias";
+    case Operation::kUpdateAlias: return "UpdateAlias";
+    case Operation::kDeleteAlias: return "DeleteAlias";
+    case Operation::kListAliases: return "ListAliases";
+  }
+  return "?";
+}
+
+}  // namespace thaw::api

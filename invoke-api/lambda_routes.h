@@ -1,0 +1,45 @@
+#pragma once
+// Which operation of the Lambda API (2015-03-31, as botocore's model declares its paths and
+// methods) a request's method and target name, with the path's labels and the query decoded.
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace thaw::api {
+
+enum class Operation {
+  kInvoke,
+  kInvokeAsync,  // the deprecated 2014-11-13 InvokeAsync: an Event invocation
+  kCreateFunction,
+  kGetFunction,
+  kGetFunctionConfiguration,
+  kListFunctions,
+  kUpdateFunctionCode,
+  kUpdateFunctionConfiguration,
+  kDeleteFunction,
+  kPublishVersion,
+  kListVersionsByFunction,
+  kCreateAlias,
+  kGetAlias,
+  kUpdateAlias,
+  kDeleteAlias,
+  kListAliases,
+};
+
+std::string_view name_of(Operation op);  // "Invoke", "CreateFunction", ...
+
+struct Route {
+  Operation op = Operation::kInvoke;
+  std::string function{};  // {FunctionName}: a name or an ARN, decoded
+  std::string alias{};     // {Name} of the alias operations
+  std::map<std::string, std::string> query{};
+};
+
+// Throws ApiError: 404 UnknownOperationException for a path or method the API does not have,
+// 400 for a target that does not decode.
+Route route(std::string_view method, std::string_view target);
+
+// %XX escapes decoded; throws ApiError (400) on a malformed one.
+std::string percent_decode(std::string_view s);
+
+}  // namespace thaw::api

@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""thaw serve against clients nobody here wrote: Debian's boto3 and AWS CLI v2, unmodified.
+
+Starts `thaw serve` on a free loopback port with a data directory of its own, then drives the
+whole Lambda flow through boto3 (create, waiters, sync/Event/DryRun invokes, errors, Tail logs,
+client context, versions, an alias with weights, a code update, SnapStart with a restore,
+delete), the same once through `aws lambda ... --endpoint-url`, and last a second server with
+--auth sigv4: the right keys pass, wrong ones get botocore's ClientError with the 403 code.
+Needs KVM (/dev/kvm, or run inside the emulated KVM host).
+
+usage: flow.py THAW WORKDIR
+"""
+import base64
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+THAW, WORK = sys.argv[1], sys.argv[2]
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+FUNCTION_V1 = '''
+import json, os
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail: " + str(event["fail"]))
+    if "mark" in event:
+        print("EVENT-SEEN " + event["mark"], flush=True)
+    cc = context.client_context
+    return {"code": "v1", "event": event, "version": context.function_version,
+            "custom": cc.custom if cc else None, "request_id": context.aws_request_id}
+'''
+FUNCTION_V2 = FUNCTION_V1.replace('"code": "v1"', '"code": "v2"')
+SHELL_BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../examples/functions/provided-shell/bootstrap")
+
+started = time.monotonic()
+
+
+def step(name):
+    print(f"[{time.monotonic() - started:6.1f} s] {name}", flush=True)
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        raise AssertionError(f"{what}: {detail}")
+
+
+def zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, (text, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+class Server:
+    """One `thaw serve` on a free port; its log (the functions' lines too) in WORK/NAME.log."""
+
+    def __init__(self, name, *extra):
+        self.port_file = os.path.join(WORK, name + ".port")
+        self.log_path = os.path.join(WORK, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([THAW, "--data-dir", os.path.join(WORK, "data"), "serve", "--listen",
+                                      "127.0.0.1:0", "--port-file", self.port_file, *extra],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"thaw serve exited with {self.proc.returncode}:\n" + open(self.log_path).read())
+            time.sleep(0.1)
+        self.url = "http://127.0.0.1:" + open(self.port_file).read().strip()
+
+    def client(self, key="test", secret="test"):
+        return boto3.client("lambda", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
+                            aws_secret_access_key=secret,
+                            config=botocore.config.Config(read_timeout=300, retries={"max_attempts": 0}))
+
+    def wait_for_log(self, text):
+        for _ in range(600):
+            if text in open(self.log_path).read():
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"'{text}' never appeared in the server's log")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=120)
+        check(rc == 0, "thaw serve exits 0 at SIGTERM", rc)
+        self.log.close()
+
+
+def invoke(client, name, event, **kw):
+    r = client.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **kw)
+    return r, json.loads(r["Payload"].read() or b"null")
+
+
+def boto3_flow(server):
+    c = server.client()
+    step("CreateFunction (python3.11, ZipFile) and the function_active_v2 waiter")
+    created = c.create_function(FunctionName="echo", Runtime="python3.11", Role=ROLE,
+                                Handler="lambda_function.handler", Timeout=30,
+                                Code={"ZipFile": zip_of({"lambda_function.py": (FUNCTION_V1, 0o644)})},
+                                Environment={"Variables": {"GREETING": "hi"}})
+    check(created["State"] in ("Pending", "Active"), "a new function is Pending or Active", created["State"])
+    check(created["Role"] == ROLE, "the role is kept", created["Role"])
+    c.get_waiter("function_active_v2").wait(FunctionName="echo")
+    conf = c.get_function_configuration(FunctionName="echo")
+    check(conf["State"] == "Active" and conf["LastUpdateStatus"] == "Successful", "Active after the waiter", conf)
+    check(conf["Environment"]["Variables"] == {"GREETING": "hi"}, "environment kept", conf)
+
+    step("Invoke RequestResponse: the payload echoed, no FunctionError, ClientContext in the context")
+    ctx = base64.b64encode(json.dumps({"custom": {"tenant": "t1"}}).encode()).decode()
+    r, body = invoke(c, "echo", {"hello": "thaw"}, ClientContext=ctx)
+    check(r["StatusCode"] == 200 and "FunctionError" not in r, "a sync invoke succeeds", r)
+    check(body["event"] == {"hello": "thaw"} and body["code"] == "v1", "the event comes back", body)
+    check(body["custom"] == {"tenant": "t1"}, "the client context reaches the function", body)
+    check(r["ExecutedVersion"] == "$LATEST", "executed version", r["ExecutedVersion"])
+    check(r["ResponseMetadata"]["RequestId"] == body["request_id"], "x-amzn-RequestId is the invocation's id",
+          (r["ResponseMetadata"]["RequestId"], body["request_id"]))
+
+    step("Invoke of a function that raises: FunctionError Unhandled and Lambda's error JSON")
+    r, body = invoke(c, "echo", {"fail": "on purpose"})
+    check(r.get("FunctionError") == "Unhandled", "X-Amz-Function-Error", r)
+    check(body["errorType"] == "ValueError" and "on purpose" in body["errorMessage"], "error JSON", body)
+    check(isinstance(body.get("stackTrace"), list) and body["stackTrace"], "a stack trace", body)
+
+    step("LogType Tail: the decoded log ends with the REPORT line")
+    r, body = invoke(c, "echo", {"tail": 1}, LogType="Tail")
+    log = base64.b64decode(r["LogResult"]).decode()
+    check("START RequestId: " + body["request_id"] in log and "REPORT RequestId: " + body["request_id"] in log,
+          "START and REPORT in the tail", log)
+
+    step("Event: 202 at once, the function's effect shows in its log")
+    r = c.invoke(FunctionName="echo", InvocationType="Event", Payload=json.dumps({"mark": "m-123"}).encode())
+    check(r["StatusCode"] == 202, "an Event invocation is accepted", r)
+    server.wait_for_log("EVENT-SEEN m-123")
+
+    step("DryRun: 204; errors: a missing function, a 7 MB payload, a bad payload")
+    r = c.invoke(FunctionName="echo", InvocationType="DryRun")
+    check(r["StatusCode"] == 204, "DryRun", r)
+    for call, exc in [(lambda: c.invoke(FunctionName="nope", Payload=b"{}"), c.exceptions.ResourceNotFoundException),
+                      (lambda: c.get_function(FunctionName="nope"), c.exceptions.ResourceNotFoundException),
+                      (lambda: c.invoke(FunctionName="echo", Payload=b"x" * (7 << 20)),
+                       c.exceptions.RequestTooLargeException),
+                      (lambda: c.invoke(FunctionName="echo", Payload=b"not json"),
+                       c.exceptions.InvalidRequestContentException),
+                      (lambda: c.create_function(FunctionName="echo", Runtime="python3.11", Role=ROLE,
+                                                 Handler="x.y", Code={"ZipFile": b"PK"}),
+                       c.exceptions.ResourceConflictException)]:
+        try:
+            call()
+            raise AssertionError(f"expected {exc.__name__}")
+        except exc:
+            pass
+
+    step("PublishVersion 1, then UpdateFunctionCode (function_updated_v2): $LATEST runs the new code")
+    v1 = c.publish_version(FunctionName="echo", Description="first")
+    check(v1["Version"] == "1", "version 1", v1)
+    c.get_waiter("published_version_active").wait(FunctionName="echo", Qualifier="1")
+    c.update_function_code(FunctionName="echo", ZipFile=zip_of({"lambda_function.py": (FUNCTION_V2, 0o644)}))
+    c.get_waiter("function_updated_v2").wait(FunctionName="echo")
+    r, body = invoke(c, "echo", {})
+    check(body["code"] == "v2", "the new code runs", body)
+    v2 = c.publish_version(FunctionName="echo")
+    check(v2["Version"] == "2", "version 2", v2)
+    versions = [v["Version"] for v in c.list_versions_by_function(FunctionName="echo")["Versions"]]
+    check(versions == ["$LATEST", "1", "2"], "ListVersionsByFunction", versions)
+    page = c.list_versions_by_function(FunctionName="echo", MaxItems=2)
+    rest = c.list_versions_by_function(FunctionName="echo", Marker=page["NextMarker"])
+    check(len(page["Versions"]) == 2 and [v["Version"] for v in rest["Versions"]] == ["2"], "paging", (page, rest))
+
+    step("An alias on version 1 sending half its invocations to version 2")
+    alias = c.create_alias(FunctionName="echo", Name="live", FunctionVersion="1",
+                           RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    check(alias["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.5}, "routing kept", alias)
+    seen = [invoke(c, "echo", {}, Qualifier="live")[0]["ExecutedVersion"] for _ in range(4)]
+    check(sorted(seen) == ["1", "1", "2", "2"], "half the alias's invocations ran version 2", seen)
+    try:
+        c.update_alias(FunctionName="echo", Name="live", RevisionId="stale")
+        raise AssertionError("a stale RevisionId was taken")
+    except c.exceptions.PreconditionFailedException:
+        pass
+    c.update_alias(FunctionName="echo", Name="live", FunctionVersion="2", RoutingConfig={"AdditionalVersionWeights": {}})
+    check(c.get_alias(FunctionName="echo", Name="live").get("RoutingConfig") is None, "routing removed",
+          c.get_alias(FunctionName="echo", Name="live"))
+    check([a["Name"] for a in c.list_aliases(FunctionName="echo")["Aliases"]] == ["live"], "ListAliases", "")
+
+    step("SnapStart: PublishVersion takes a snapshot (published_version_active), the version starts restored")
+    c.update_function_configuration(FunctionName="echo", SnapStart={"ApplyOn": "PublishedVersions"})
+    c.get_waiter("function_updated_v2").wait(FunctionName="echo")
+    v3 = c.publish_version(FunctionName="echo")
+    c.get_waiter("published_version_active").wait(FunctionName="echo", Qualifier=v3["Version"],
+                                                  WaiterConfig={"Delay": 2, "MaxAttempts": 300})
+    conf = c.get_function_configuration(FunctionName="echo", Qualifier=v3["Version"])
+    check(conf["SnapStart"]["OptimizationStatus"] == "On", "SnapStart on for the version", conf)
+    r, body = invoke(c, "echo", {"restored": True}, Qualifier=v3["Version"], LogType="Tail")
+    log = base64.b64decode(r["LogResult"]).decode()
+    check(body["code"] == "v2" and "Restore Duration: " in log, "the version was restored", log)
+
+    step("ListFunctions with FunctionVersion=ALL; DeleteFunction")
+    listed = c.list_functions(FunctionVersion="ALL")["Functions"]
+    check(sorted(f["Version"] for f in listed if f["FunctionName"] == "echo") == ["$LATEST", "1", "2", "3"],
+          "every version listed", [f["Version"] for f in listed])
+    c.delete_alias(FunctionName="echo", Name="live")
+    c.delete_function(FunctionName="echo")
+    try:
+        c.get_function(FunctionName="echo")
+        raise AssertionError("a deleted function was found")
+    except c.exceptions.ResourceNotFoundException:
+        pass
+
+
+def aws(server, *args):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION=REGION,
+               AWS_PAGER="", HOME=WORK)
+    out = subprocess.run(["/usr/bin/aws", "lambda", *args, "--endpoint-url", server.url, "--cli-read-timeout", "0"],
+                         env=env, capture_output=True, text=True)
+    check(out.returncode == 0, "aws lambda " + args[0], out.stderr)
+    return out.stdout
+
+
+def cli_flow(server):
+    step("The AWS CLI: create-function (provided.al2023), wait function-active-v2, invoke, delete-function")
+    zip_path = os.path.join(WORK, "shell.zip")
+    with open(zip_path, "wb") as f:
+        f.write(zip_of({"bootstrap": (open(SHELL_BOOTSTRAP).read(), 0o755)}))
+    created = json.loads(aws(server, "create-function", "--function-name", "shell", "--runtime", "provided.al2023",
+                             "--role", ROLE, "--handler", "function.handler", "--zip-file", "fileb://" + zip_path))
+    check(created["Runtime"] == "provided.al2023", "runtime kept", created)
+    aws(server, "wait", "function-active-v2", "--function-name", "shell")
+    out_path = os.path.join(WORK, "out.json")
+    meta = json.loads(aws(server, "invoke", "--function-name", "shell", "--cli-binary-format", "raw-in-base64-out",
+                          "--payload", '{"from": "cli"}', out_path))
+    check(meta["StatusCode"] == 200 and "FunctionError" not in meta, "the CLI's invoke", meta)
+    body = json.load(open(out_path))
+    check(body["echo"] == {"from": "cli"} and body["request_id"], "the shell function's answer", body)
+    aws(server, "delete-function", "--function-name", "shell")
+
+
+def sigv4_flow():
+    step("--auth sigv4: the right keys pass, wrong keys get ClientError 403")
+    creds = os.path.join(WORK, "credentials")
+    with open(creds, "w") as f:
+        f.write("[default]\naws_access_key_id = AKIDTHAWTEST\naws_secret_access_key = s3cr3t/key\n")
+    server = Server("sigv4", "--auth", "sigv4", "--credentials", creds)
+    try:
+        server.client("AKIDTHAWTEST", "s3cr3t/key").list_functions()
+        for key, secret, code in [("AKIDTHAWTEST", "wrong", "InvalidSignatureException"),
+                                  ("AKIDOTHER", "s3cr3t/key", "UnrecognizedClientException")]:
+            try:
+                server.client(key, secret).list_functions()
+                raise AssertionError("wrong credentials were accepted")
+            except botocore.exceptions.ClientError as e:
+                check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 403, "403", e.response)
+                check(e.response["Error"]["Code"] == code, "the error code", e.response["Error"])
+    finally:
+        server.stop()
+
+
+def main():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    server = Server("serve")
+    try:
+        boto3_flow(server)
+        cli_flow(server)
+    except BaseException:
+        print("---- thaw serve's log (end) ----\n" + open(server.log_path).read()[-20000:], flush=True)
+        raise
+    finally:
+        server.stop()
+    sigv4_flow()
+    step("all passed")
+    shutil.rmtree(WORK)  # kept when something failed, with the servers' logs
+
+
+if __name__ == "__main__":
+    main()

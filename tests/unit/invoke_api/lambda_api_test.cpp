@@ -1,0 +1,187 @@
+// The Lambda API over an Engine that boots nothing (a stand-in agent; images are really built):
+// status codes, the error shapes botocore parses, paging, preconditions, and what an Invoke
+// refuses before it would need a sandbox.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/base64.h"
+#include "engine/code_store.h"
+#include "invoke-api/api_error.h"
+#include "invoke-api/lambda_api.h"
+
+namespace thaw::api {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class LambdaApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("thaw-lambda-api-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::string agent = (dir_ / "agent").string();
+    std::ofstream(agent) << "#!/bin/sh\n# stands in for the guest agent: nothing boots here\n";
+    fs::permissions(agent, fs::perms(0755));
+    engine::CodeStore store(dir_ / "zips");
+    auto code = store.put({.directory = std::string(THAW_SOURCE_DIR) + "/examples/functions/provided-shell"});
+    std::ifstream zip(store.zip_path(code.sha256_hex), std::ios::binary);
+    zip_base64_ = base64_encode(std::string(std::istreambuf_iterator<char>(zip), {}));
+    EngineOptions o;
+    o.data_dir = (dir_ / "data").string();
+    o.guest_agent = agent;
+    o.build_workers = 1;
+    engine_ = std::make_unique<Engine>(o);
+    api_ = std::make_unique<LambdaApi>(*engine_, ApiOptions{});
+  }
+  void TearDown() override {
+    api_.reset();
+    engine_.reset();
+    fs::remove_all(dir_);
+  }
+
+  HttpResponse call(std::string method, std::string target, std::string body = {}, HttpHeaders headers = {}) {
+    return api_->handle({std::move(method), std::move(target), std::move(headers), std::move(body)});
+  }
+  std::string create_body(const std::string& name) {
+    return json{{"FunctionName", name},
+                {"Runtime", "provided.al2023"},
+                {"Role", "arn:aws:iam::123456789012:role/r"},
+                {"Handler", "function.handler"},
+                {"Code", {{"ZipFile", zip_base64_}}}}
+        .dump();
+  }
+  static std::string header(const HttpResponse& r, std::string_view name) {
+    return std::string(r.header(name).value_or(""));
+  }
+  // The exception botocore would raise, and the message as it reads it.
+  static std::pair<std::string, std::string> error(const HttpResponse& r) {
+    auto body = json::parse(r.body);
+    return {header(r, "x-amzn-ErrorType"), body.value("message", body.value("Message", ""))};
+  }
+
+  fs::path dir_;
+  std::string zip_base64_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<LambdaApi> api_;
+};
+
+TEST_F(LambdaApiTest, CreateGetAndListFunctionsWithLambdasStatusCodesAndShapes) {
+  auto created = call("POST", "/2015-03-31/functions", create_body("shell"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto conf = json::parse(created.body);
+  EXPECT_EQ(conf["FunctionName"], "shell");
+  EXPECT_EQ(conf["Runtime"], "provided.al2023");
+  EXPECT_EQ(conf["Role"], "arn:aws:iam::123456789012:role/r");
+  EXPECT_EQ(conf["FunctionArn"], "arn:aws:lambda:us-east-1:000000000000:function:shell");
+  EXPECT_FALSE(header(created, "x-amzn-RequestId").empty());
+  engine_->wait_until_ready("shell");
+
+  auto got = call("GET", "/2015-03-31/functions/shell");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(json::parse(got.body)["Configuration"]["State"], "Active");
+  auto by_arn = call("GET", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ashell/configuration");
+  EXPECT_EQ(by_arn.status, 200) << by_arn.body;
+
+  auto dup = call("POST", "/2015-03-31/functions", create_body("shell"));
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_EQ(error(dup).first, "ResourceConflictException");
+  auto missing = call("GET", "/2015-03-31/functions/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(error(missing).first, "ResourceNotFoundException");
+  EXPECT_EQ(json::parse(missing.body)["Type"], "User");
+  EXPECT_TRUE(json::parse(missing.body).contains("Message"));  // as the model spells it for this one
+
+  for (const char* n : {"b-fn", "c-fn"}) ASSERT_EQ(call("POST", "/2015-03-31/functions", create_body(n)).status, 201);
+  auto page = json::parse(call("GET", "/2015-03-31/functions/?MaxItems=2").body);
+  ASSERT_EQ(page["Functions"].size(), 2u);
+  EXPECT_EQ(page["Functions"][0]["FunctionName"], "b-fn");
+  auto rest = json::parse(call("GET", "/2015-03-31/functions/?Marker=" + page["NextMarker"].get<std::string>()).body);
+  ASSERT_EQ(rest["Functions"].size(), 1u);
+  EXPECT_EQ(rest["Functions"][0]["FunctionName"], "shell");
+  EXPECT_FALSE(rest.contains("NextMarker"));
+  EXPECT_EQ(call("GET", "/2015-03-31/functions/?MaxItems=0").status, 400);
+  EXPECT_EQ(call("GET", "/2015-03-31/functions/?Marker=x").status, 400);
+}
+
+TEST_F(LambdaApiTest, VersionsAliasesAndPreconditions) {
+  ASSERT_EQ(call("POST", "/2015-03-31/functions", create_body("shell")).status, 201);
+  engine_->wait_until_ready("shell");
+  auto v1 = call("POST", "/2015-03-31/functions/shell/versions", "{}");
+  ASSERT_EQ(v1.status, 201) << v1.body;
+  EXPECT_EQ(json::parse(v1.body)["Version"], "1");
+
+  auto stale = call("PUT", "/2015-03-31/functions/shell/configuration", R"({"Timeout": 9, "RevisionId": "stale"})");
+  EXPECT_EQ(stale.status, 412);
+  EXPECT_EQ(error(stale).first, "PreconditionFailedException");
+  auto updated = call("PUT", "/2015-03-31/functions/shell/configuration", R"({"Timeout": 9})");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(json::parse(updated.body)["Timeout"], 9);
+  engine_->wait_until_ready("shell");
+  ASSERT_EQ(call("POST", "/2015-03-31/functions/shell/versions", "").status, 201);
+
+  auto alias = call("POST", "/2015-03-31/functions/shell/aliases",
+                    R"({"Name": "live", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.1}}})");
+  ASSERT_EQ(alias.status, 201) << alias.body;
+  EXPECT_EQ(json::parse(alias.body)["RoutingConfig"]["AdditionalVersionWeights"]["2"], 0.1);
+  auto described = call("PUT", "/2015-03-31/functions/shell/aliases/live", R"({"Description": "d"})");
+  ASSERT_EQ(described.status, 200) << described.body;
+  auto d = json::parse(described.body);
+  EXPECT_EQ(d["FunctionVersion"], "1");  // what was not sent stays
+  EXPECT_EQ(d["RoutingConfig"]["AdditionalVersionWeights"]["2"], 0.1);
+  auto in_use = call("DELETE", "/2015-03-31/functions/shell?Qualifier=1");
+  EXPECT_EQ(in_use.status, 409);
+  EXPECT_EQ(json::parse(call("GET", "/2015-03-31/functions/shell/aliases?FunctionVersion=2").body)["Aliases"].size(), 0u);
+  EXPECT_EQ(call("DELETE", "/2015-03-31/functions/shell/aliases/live").status, 204);
+  EXPECT_EQ(call("DELETE", "/2015-03-31/functions/shell?Qualifier=1").status, 204);
+  auto versions = json::parse(call("GET", "/2015-03-31/functions/shell/versions").body)["Versions"];
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[1]["Version"], "2");
+  EXPECT_EQ(call("DELETE", "/2015-03-31/functions/shell").status, 204);
+  EXPECT_EQ(call("GET", "/2015-03-31/functions/shell").status, 404);
+}
+
+TEST_F(LambdaApiTest, InvokeRefusesWhatLambdaRefusesBeforeAnySandbox) {
+  ASSERT_EQ(call("POST", "/2015-03-31/functions", create_body("shell")).status, 201);
+  engine_->wait_until_ready("shell");
+  auto invoke = [&](std::string body, HttpHeaders h = {}, std::string fn = "shell") {
+    return call("POST", "/2015-03-31/functions/" + fn + "/invocations", std::move(body), std::move(h));
+  };
+  EXPECT_EQ(invoke("{}", {{"X-Amz-Invocation-Type", "DryRun"}}).status, 204);
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Invocation-Type", "DryRun"}}, "nope")).first, "ResourceNotFoundException");
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Invocation-Type", "Event"}}, "nope")).first, "ResourceNotFoundException");
+  EXPECT_EQ(error(invoke("{}", {}, "nope")).first, "ResourceNotFoundException");
+  EXPECT_EQ(error(invoke("not json")).first, "InvalidRequestContentException");
+  auto big = invoke(std::string(7 << 20, ' '));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(error(big).first, "RequestTooLargeException");
+  EXPECT_EQ(invoke(std::string((1 << 20) + 1, ' '), {{"X-Amz-Invocation-Type", "Event"}}).status, 413);
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Invocation-Type", "Later"}})).first, "InvalidParameterValueException");
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Log-Type", "All"}})).first, "InvalidParameterValueException");
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Client-Context", "not base64!"}})).first, "InvalidRequestContentException");
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Client-Context", std::string(3584, 'A')}})).first,
+            "InvalidParameterValueException");
+}
+
+TEST_F(LambdaApiTest, UnknownPathsAndRefusedCredentialsGetClearErrors) {
+  auto unknown = call("GET", "/nothing/here");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(error(unknown).first, "UnknownOperationException");
+  EXPECT_NE(error(unknown).second.find("/2015-03-31/functions"), std::string::npos);
+  EXPECT_EQ(call("POST", "/2015-03-31/functions", "{").status, 400);
+
+  LambdaApi guarded(*engine_, {.authenticate = [](const HttpRequest&) {
+                                 throw ApiError("UnrecognizedClientException", 403, "no");
+                               }});
+  auto refused = guarded.handle({"GET", "/2015-03-31/functions/", {}, {}});
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(error(refused).first, "UnrecognizedClientException");
+}
+
+}  // namespace
+}  // namespace thaw::api
