@@ -33,6 +33,9 @@ struct FunctionArgs {
   // alias
   std::string alias, version, routing;
   bool no_routing = false;
+  // concurrency
+  std::optional<unsigned> reserve;
+  bool no_reserve = false;
 };
 
 FunctionCode code_from(const std::string& path) {
@@ -206,6 +209,27 @@ int run_alias(const std::string& what, const FunctionArgs& a) {
   return 0;
 }
 
+int run_concurrency(const FunctionArgs& a) {
+  Engine engine(cli_engine_options(0));
+  if (a.reserve) engine.put_function_concurrency(a.name, *a.reserve);
+  if (a.no_reserve) engine.delete_function_concurrency(a.name);
+  auto reserved = engine.get_function_concurrency(a.name);
+  auto account = engine.account_settings();
+  if (a.json) {
+    nlohmann::json j = api::account_settings_json(account);
+    j["Concurrency"] = nlohmann::json::object();
+    if (reserved) j["Concurrency"]["ReservedConcurrentExecutions"] = *reserved;
+    std::cout << j.dump(2) << std::endl;
+    return 0;
+  }
+  std::printf("%s: %s\n", a.name.c_str(),
+              reserved ? ("reserved concurrency " + std::to_string(*reserved)).c_str() : "no reservation (shares the unreserved pool)");
+  std::printf("account: limit %u, unreserved %u (minimum %u), sandbox memory budget %llu MB\n",
+              account.concurrent_executions, account.unreserved_concurrent_executions, account.unreserved_minimum,
+              static_cast<unsigned long long>(account.memory_budget_mb));
+  return 0;
+}
+
 void add_code_options(CLI::App* sub, FunctionArgs& a, bool required) {
   auto* o = sub->add_option("--code", a.code, "the function's code: a directory or a .zip file");
   if (required) o->required();
@@ -276,6 +300,15 @@ std::vector<Command> add_function_commands(CLI::App& app) {
   auto* del = fn->add_subcommand("delete", "delete a function (NAME) or one of its versions (NAME:VERSION)");
   del->add_option("name", a->name, "NAME or NAME:VERSION")->required();
   out.push_back({del, false, [a] { return run_delete(*a); }});
+
+  auto* conc = fn->add_subcommand(
+      "concurrency", "show or set a function's reserved concurrency, with the account's limits (as thaw serve enforces them)");
+  conc->add_option("name", a->name, "function name or ARN")->required();
+  auto* reserve = conc->add_option("--reserve", a->reserve,
+                                   "reserve N concurrent executions for it, which is also its cap (0 throttles every invoke)");
+  conc->add_flag("--no-reserve", a->no_reserve, "remove its reservation")->excludes(reserve);
+  json_flag(conc);
+  out.push_back({conc, false, [a] { return run_concurrency(*a); }});
 
   auto* alias = fn->add_subcommand("alias", "aliases: names for versions, optionally splitting traffic with a second");
   alias->require_subcommand(1);

@@ -392,6 +392,7 @@ void Engine::delete_function(const std::string& function, const std::string& qua
       fail(ErrorCode::kInternal, std::string("could not delete the function record: ") + e.what());
     }
     impl_->records.erase(ref.name);
+    impl_->limits.forget(ref.name);
     impl_->changed.notify_all();
     impl_->pool.retire(ref.name + "/");
     impl_->release(gone);

@@ -74,9 +74,11 @@ Engine::Impl::Impl(EngineOptions o)
       builder(artifact_paths(data, options), code),
       cgroups(open_cgroups(options)),
       cpu_scale(cpu_scale_of(options)),
+      limits(engine::concurrency_config(options.concurrency)),
       pool(options.idle_timeout),
       data_text(data.string()) {
   records = store.load_all();
+  load_reservations();
   collect_garbage();
   collect_packs();
   // Work a previous engine did not finish (it was stopped or killed mid-build) starts over.
@@ -151,6 +153,10 @@ EngineStats Engine::stats() const {
   s.sandboxes_started_cold = impl_->started_cold.load();
   s.sandboxes_restored = impl_->restored.load();
   s.sandboxes_reused = impl_->reused.load();
+  s.sandboxes = impl_->limits.memory_leases();
+  s.sandbox_memory_mb = impl_->limits.memory_in_use_mb();
+  s.concurrent_executions = impl_->limits.in_flight_total();
+  s.throttles = impl_->throttles.load();
   auto sharing = impl_->sharing();
   s.snapshot_referenced_bytes = sharing.referenced_bytes;
   s.shared_chunk_bytes = sharing.shared_bytes;

@@ -15,6 +15,7 @@
 
 #include "engine/artifact_builder.h"
 #include "engine/code_store.h"
+#include "engine/concurrency_limits.h"
 #include "engine/data_dir_lock.h"
 #include "engine/function_store.h"
 #include "engine/qualifier.h"
@@ -25,6 +26,12 @@
 #include "thaw/engine.h"
 
 namespace thaw {
+
+namespace engine {
+// The limits an engine enforces: its options, with what they leave unset taken from this host
+// (engine_concurrency.cpp).
+ConcurrencyConfig concurrency_config(const ConcurrencyOptions& o);
+}  // namespace engine
 
 struct Engine::Impl {
   explicit Impl(EngineOptions o);
@@ -46,6 +53,7 @@ struct Engine::Impl {
 
   std::unique_ptr<engine::CgroupParent> cgroups;  // null: VMM processes run without limits
   double cpu_scale = 1;
+  engine::ConcurrencyLimits limits;  // before pool: pooled sandboxes hold memory leases on it
   engine::SandboxPool pool;
   std::string data_text;
   std::atomic<unsigned> busy{0};
@@ -55,7 +63,7 @@ struct Engine::Impl {
   std::mutex running_mu;
   std::set<engine::SandboxProcess*> running;
   std::atomic<bool> drain_expired{false};
-  std::atomic<uint64_t> started_cold{0}, restored{0}, reused{0};
+  std::atomic<uint64_t> started_cold{0}, restored{0}, reused{0}, throttles{0};
 
   std::deque<std::pair<std::string, std::string>> jobs;  // (function, version) to build
   bool stopping = false;
@@ -89,6 +97,9 @@ struct Engine::Impl {
   // The chunk store's packs no snapshot refers to; only while no job writes to it.
   void collect_packs();
 
+  // engine_concurrency.cpp: the records' reservations into `limits` (at start-up).
+  void load_reservations();
+
   // engine_background.cpp
   void enqueue(const std::string& name, const std::string& version);  // caller holds mu
   void worker_loop();
@@ -100,6 +111,13 @@ struct Engine::Impl {
   engine::VmmLaunch launch(const engine::VersionRecord& v) const;
   // Runs one invocation, with the sandbox on `running` while it does: a shutdown whose drain
   // runs out ends it, and the invocation says so.
+  // A new sandbox of version `v` for invocation `id` (its INIT lines go to the invocation's log
+  // route): under the burst rate and with its memory in the budget (idle sandboxes shut down to
+  // make room). Throws kThrottled; nullptr with `failed` set when INIT failed (Lambda returns
+  // that as the invocation's function error).
+  std::unique_ptr<engine::PooledSandbox> new_sandbox(const std::string& name, const engine::VersionRecord& v,
+                                                     const std::string& id, InvokeResult& failed);
+  engine::ConcurrencyLimits::MemoryLease memory_for(const engine::VersionRecord& v);
   engine::InvokeResult run_in(engine::SandboxProcess& sandbox, const engine::InvokeRequest& request,
                               std::chrono::milliseconds timeout);
   static std::string pool_key(const std::string& name, const engine::VersionRecord& v);

@@ -133,6 +133,50 @@ engine::InvokeResult Engine::Impl::run_in(engine::SandboxProcess& sandbox, const
   return out;
 }
 
+engine::ConcurrencyLimits::MemoryLease Engine::Impl::memory_for(const VersionRecord& v) {
+  for (;;) {
+    if (auto lease = limits.reserve_memory(v.settings.memory_mb)) return std::move(*lease);
+    if (!pool.shut_down_least_recent())
+      throw EngineError::throttled("ConcurrentInvocationLimitExceeded",
+                                   "Rate Exceeded. The sandboxes running hold this host's memory budget (" +
+                                       std::to_string(limits.config().memory_budget_mb) + " MB)");
+  }
+}
+
+std::unique_ptr<engine::PooledSandbox> Engine::Impl::new_sandbox(const std::string& name, const VersionRecord& v,
+                                                                 const std::string& id, InvokeResult& failed) {
+  limits.take_scale_token(name);
+  auto leased = std::make_unique<engine::PooledSandbox>();
+  leased->memory = memory_for(v);
+  leased->log = std::make_shared<engine::LogRoute>(
+      name, v.version,
+      [this](const std::string& fn, const std::string& ver, const std::string& rid, std::string_view line) {
+        if (options.on_log) options.on_log(LogEvent{fn, ver, rid, std::string(line)});
+      });
+  auto o = sandbox_options(name, v);
+  o.log = [route = leased->log](std::string_view line) { route->emit(line); };
+  leased->log->begin_invocation(id);
+  try {
+    if (!v.snapshot.empty()) {
+      leased->sandbox =
+          engine::SandboxProcess::restore(launch(v), builder.snapshot_dir(v.snapshot).string(), std::move(o));
+      ++restored;
+    } else {
+      leased->sandbox = engine::SandboxProcess::cold_start(launch(v), builder.image_dir(v.image).string(), std::move(o));
+      ++started_cold;
+    }
+  } catch (const engine::SandboxError& e) {
+    if (!v.snapshot.empty()) restore_failed(e, name, v.version);
+    failed = failed_start(e, v.version, id);
+    failed.log_lines = leased->log->end_invocation();
+    return nullptr;
+  } catch (const std::exception& e) {
+    throw EngineError(ErrorCode::kSandboxError,
+                      "no sandbox could be started for " + name + ":" + v.version + ": " + e.what());
+  }
+  return leased;
+}
+
 InvokeResult Engine::invoke(const InvokeRequest& request) {
   auto ref = engine::parse_function_ref(request.function, request.qualifier);
   // Counted as busy before the drain check: a shutdown that saw no busy invocation never has
@@ -151,7 +195,8 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
       impl->changed.notify_all();
     }
   } busy_guard{impl_.get()};
-  if (impl_->draining) throw EngineError(ErrorCode::kThrottled, "the engine is shutting down");
+  if (impl_->draining)
+    throw EngineError::throttled("ConcurrentInvocationLimitExceeded", "the engine is shutting down");
   if (request.payload.size() > kMaxSyncPayload)
     throw EngineError(ErrorCode::kTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
   VersionRecord v;
@@ -172,38 +217,23 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   std::string key = Impl::pool_key(ref.name, v);
   std::string id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
 
-  auto leased = impl_->pool.take(key);
-  if (leased) {
-    ++impl_->reused;
-  } else {
-    leased = std::make_unique<engine::PooledSandbox>();
-    leased->log = std::make_shared<engine::LogRoute>(
-        ref.name, v.version,
-        [this](const std::string& fn, const std::string& ver, const std::string& rid, std::string_view line) {
-          if (impl_->options.on_log) impl_->options.on_log(LogEvent{fn, ver, rid, std::string(line)});
-        });
-    auto options = impl_->sandbox_options(ref.name, v);
-    options.log = [route = leased->log](std::string_view line) { route->emit(line); };
-    leased->log->begin_invocation(id);
-    try {
-      if (!v.snapshot.empty()) {
-        leased->sandbox = engine::SandboxProcess::restore(
-            impl_->launch(v), impl_->builder.snapshot_dir(v.snapshot).string(), std::move(options));
-        ++impl_->restored;
-      } else {
-        leased->sandbox = engine::SandboxProcess::cold_start(
-            impl_->launch(v), impl_->builder.image_dir(v.image).string(), std::move(options));
-        ++impl_->started_cold;
-      }
-    } catch (const engine::SandboxError& e) {
-      if (!v.snapshot.empty()) restore_failed(e, ref.name, v.version);
-      auto r = failed_start(e, v.version, id);
-      r.log_lines = leased->log->end_invocation();
-      return r;
-    } catch (const std::exception& e) {
-      throw EngineError(ErrorCode::kSandboxError, "no sandbox could be started for " + ref.name + ":" + v.version +
-                                                      ": " + e.what());
+  // The slot outlives the sandbox's return to the pool: the invocation admitted next finds it
+  // idle rather than making another past the function's limit.
+  engine::ConcurrencyLimits::Slot slot;
+  std::unique_ptr<engine::PooledSandbox> leased;
+  try {
+    slot = impl_->limits.admit(ref.name);
+    leased = impl_->pool.take(key);
+    if (leased) {
+      ++impl_->reused;
+    } else {
+      InvokeResult failed;
+      leased = impl_->new_sandbox(ref.name, v, id, failed);
+      if (!leased) return failed;
     }
+  } catch (const EngineError& e) {
+    if (e.code() == ErrorCode::kThrottled) ++impl_->throttles;
+    throw;
   }
   // The invocation's own lines, START to REPORT (INIT's went to the log before them; a failed
   // INIT's are what failed_start returned).

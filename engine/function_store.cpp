@@ -138,6 +138,7 @@ std::string to_json_text(const FunctionRecord& r) {
   for (const auto& [n, a] : r.aliases) aliases.push_back(alias_json(a));
   json j = {{"format", kRecordFormat}, {"name", r.name},         {"latest", version_json(r.latest)},
             {"versions", versions},    {"last_version", r.last_version}, {"aliases", aliases}};
+  if (r.reserved_concurrency) j["reserved_concurrency"] = *r.reserved_concurrency;
   return j.dump(2) + "\n";
 }
 
@@ -158,6 +159,7 @@ FunctionRecord function_record_from_json_text(const std::string& text) {
       auto rec = alias_from(a);
       r.aliases.emplace(rec.name, std::move(rec));
     }
+    if (j.contains("reserved_concurrency")) r.reserved_concurrency = j["reserved_concurrency"].get<unsigned>();
     return r;
   } catch (const json::exception& e) {
     throw Error(std::string("function record: ") + e.what());

@@ -40,6 +40,7 @@ struct FunctionRecord {
   std::map<unsigned, VersionRecord> versions;  // published, by number
   unsigned last_version = 0;                   // numbers are never reused, even after deletes
   std::map<std::string, AliasRecord> aliases;
+  std::optional<unsigned> reserved_concurrency;  // PutFunctionConcurrency
 
   // nullptr when the record has no such version ("$LATEST" or a number).
   const VersionRecord* find_version(const std::string& version) const;

@@ -105,6 +105,20 @@ void SandboxPool::retire(const std::string& prefix) {
   shut_down(std::move(gone));
 }
 
+bool SandboxPool::shut_down_least_recent() {
+  std::vector<std::unique_ptr<PooledSandbox>> gone;
+  {
+    std::lock_guard lock(mu_);
+    auto oldest = std::min_element(idle_.begin(), idle_.end(),
+                                   [](const auto& a, const auto& b) { return a.second.expires < b.second.expires; });
+    if (oldest == idle_.end()) return false;
+    gone.push_back(std::move(oldest->second.sandbox));
+    idle_.erase(oldest);
+  }
+  shut_down(std::move(gone));
+  return true;
+}
+
 void SandboxPool::shutdown_all() {
   std::vector<std::unique_ptr<PooledSandbox>> gone;
   {

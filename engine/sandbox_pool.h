@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/concurrency_limits.h"
 #include "engine/sandbox_process.h"
 
 namespace thaw::engine {
@@ -41,6 +42,7 @@ class LogRoute {
 };
 
 struct PooledSandbox {
+  ConcurrencyLimits::MemoryLease memory;  // first: given back after the sandbox is gone
   std::unique_ptr<SandboxProcess> sandbox;
   std::shared_ptr<LogRoute> log;
   uint64_t invocations = 0;
@@ -60,6 +62,9 @@ class SandboxPool {
   // Shuts down the idle sandboxes of every key that starts with `prefix` (a function, or one
   // of its versions, that changed or went away); busy ones go when given back without keep.
   void retire(const std::string& prefix);
+  // Shuts down the idle sandbox whose idle time ends first (of any key: the least recently used,
+  // as every sandbox gets the same timeout), to make room for another. False: none is idle.
+  bool shut_down_least_recent();
   // Shuts every idle sandbox down and refuses give_back from then on.
   void shutdown_all();
 

@@ -1,5 +1,6 @@
 #include "invoke-api/api_error.h"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -25,8 +26,8 @@ bool capital_message(std::string_view exception) {
 ApiError ApiError::from(const EngineError& e) {
   ApiError out(std::string(lambda_exception_name(e.code())), http_status(e.code()), e.what());
   if (e.code() == ErrorCode::kThrottled) {
-    out.reason = "ReservedFunctionConcurrentInvocationLimitExceeded";
-    out.retry_after_s = 1;
+    out.reason = e.reason().empty() ? "ConcurrentInvocationLimitExceeded" : e.reason();
+    out.retry_after_s = std::max(1u, e.retry_after_s());
   }
   return out;
 }

@@ -85,10 +85,14 @@ HttpResponse LambdaApi::dispatch(const Route& route, const HttpRequest& request,
       return r;
     }
     case Operation::kCreateFunction: return create_function(request);
-    case Operation::kGetFunction:
-      return json_response(200, {{"Configuration", function_configuration(engine_.get_function(route.function, qualifier))},
-                                 {"Code", {{"RepositoryType", "S3"}}},
-                                 {"Tags", json::object()}});
+    case Operation::kGetFunction: {
+      json out = {{"Configuration", function_configuration(engine_.get_function(route.function, qualifier))},
+                  {"Code", {{"RepositoryType", "S3"}}},
+                  {"Tags", json::object()}};
+      if (auto reserved = engine_.get_function_concurrency(route.function))
+        out["Concurrency"] = {{"ReservedConcurrentExecutions", *reserved}};
+      return json_response(200, out);
+    }
     case Operation::kGetFunctionConfiguration:
       return json_response(200, function_configuration(engine_.get_function(route.function, qualifier)));
     case Operation::kListFunctions: return list_functions(route);
@@ -112,6 +116,18 @@ HttpResponse LambdaApi::dispatch(const Route& route, const HttpRequest& request,
     case Operation::kUpdateAlias: return update_alias(route, request);
     case Operation::kDeleteAlias: engine_.delete_alias(route.function, route.alias); return no_content();
     case Operation::kListAliases: return list_aliases(route);
+    case Operation::kPutFunctionConcurrency: {
+      unsigned n = parse_put_concurrency(request.body);
+      engine_.put_function_concurrency(route.function, n);
+      return json_response(200, {{"ReservedConcurrentExecutions", n}});
+    }
+    case Operation::kGetFunctionConcurrency: {
+      json out = json::object();
+      if (auto reserved = engine_.get_function_concurrency(route.function)) out["ReservedConcurrentExecutions"] = *reserved;
+      return json_response(200, out);
+    }
+    case Operation::kDeleteFunctionConcurrency: engine_.delete_function_concurrency(route.function); return no_content();
+    case Operation::kGetAccountSettings: return json_response(200, account_settings_json(engine_.account_settings()));
   }
   throw ApiError("ServiceException", 500, "operation not dispatched");
 }

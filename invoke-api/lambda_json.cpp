@@ -40,4 +40,14 @@ json alias_configuration(const AliasInfo& a) {
   return j;
 }
 
+nlohmann::json account_settings_json(const AccountSettings& a) {
+  return {{"AccountLimit",
+           {{"TotalCodeSize", a.total_code_size_limit},
+            {"CodeSizeUnzipped", a.code_size_unzipped_limit},
+            {"CodeSizeZipped", a.code_size_zipped_limit},
+            {"ConcurrentExecutions", a.concurrent_executions},
+            {"UnreservedConcurrentExecutions", a.unreserved_concurrent_executions}}},
+          {"AccountUsage", {{"TotalCodeSize", a.total_code_size}, {"FunctionCount", a.function_count}}}};
+}
+
 }  // namespace thaw::api

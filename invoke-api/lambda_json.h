@@ -1,6 +1,6 @@
 #pragma once
 // The Lambda API's JSON shapes (botocore's lambda/2015-03-31 model) for what thaw::Engine
-// returns: FunctionConfiguration and AliasConfiguration. Used by `thaw serve`
+// returns: FunctionConfiguration, AliasConfiguration and the account's settings. Used by `thaw serve`
 // and by the CLI's --json output, so both print the same documents.
 #include <nlohmann/json.hpp>
 
@@ -10,5 +10,6 @@ namespace thaw::api {
 
 nlohmann::json function_configuration(const FunctionInfo& f);
 nlohmann::json alias_configuration(const AliasInfo& a);
+nlohmann::json account_settings_json(const AccountSettings& a);  // GetAccountSettingsResponse
 
 }  // namespace thaw::api

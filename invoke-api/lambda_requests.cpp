@@ -202,4 +202,10 @@ AliasInput parse_alias(const std::string& body, bool create) {
   return in;
 }
 
+unsigned parse_put_concurrency(const std::string& body) {
+  auto n = Body(body).uint("ReservedConcurrentExecutions");
+  if (!n) throw invalid_parameter("ReservedConcurrentExecutions is required");
+  return *n;
+}
+
 }  // namespace thaw::api

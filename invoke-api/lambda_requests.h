@@ -42,6 +42,9 @@ struct AliasInput {
 AliasInput parse_alias(const std::string& body, bool create);
 
 // A role ARN as IAM spells it: arn:aws:iam::<12 digits>:role/<path and name>.
+// PutFunctionConcurrency's ReservedConcurrentExecutions (required, >= 0).
+unsigned parse_put_concurrency(const std::string& body);
+
 bool is_role_arn(const std::string& role);
 
 }  // namespace thaw::api

@@ -71,6 +71,15 @@ Operation function_operation(std::string_view m, const std::vector<std::string_v
   unknown(m, path);
 }
 
+// A function's reserved concurrency: PUT and DELETE under 2017-10-31, GET under 2019-09-30 (each
+// is taken under either, as the model has moved them between dates).
+Operation concurrency_operation(std::string_view m, std::string_view path) {
+  if (m == "PUT") return Operation::kPutFunctionConcurrency;
+  if (m == "GET") return Operation::kGetFunctionConcurrency;
+  if (m == "DELETE") return Operation::kDeleteFunctionConcurrency;
+  unknown(m, path);
+}
+
 }  // namespace
 
 std::string percent_decode(std::string_view s) {
@@ -96,12 +105,22 @@ Route route(std::string_view method, std::string_view target) {
   if (qmark != std::string_view::npos) r.query = parse_query(target.substr(qmark + 1));
   // Segments split before decoding: an ARN's ':' may come escaped, a '/' inside a label cannot.
   auto parts = split(path, '/');
-  if (parts.size() < 3 || !parts[0].empty() || parts[2] != "functions") unknown(method, path);
-  auto version = parts[1];
+  if (parts.size() < 3 || !parts[0].empty()) unknown(method, path);
+  auto version = parts[1], collection = parts[2];
   parts.erase(parts.begin(), parts.begin() + 3);
   if (!parts.empty() && parts.back().empty()) parts.pop_back();  // a trailing slash
   for (auto p : parts)
     if (p.empty()) unknown(method, path);
+  if (collection == "account-settings" && version == "2016-08-19" && parts.empty() && method == "GET") {
+    r.op = Operation::kGetAccountSettings;
+    return r;
+  }
+  if (collection != "functions") unknown(method, path);
+  if ((version == "2017-10-31" || version == "2019-09-30") && parts.size() == 2 && parts[1] == "concurrency") {
+    r.op = concurrency_operation(method, path);
+    r.function = percent_decode(parts[0]);
+    return r;
+  }
   if (version == "2014-11-13") {
     if (parts.size() == 2 && parts[1] == "invoke-async" && method == "POST") {
       r.op = Operation::kInvokeAsync;
@@ -135,6 +154,10 @@ std::string_view name_of(Operation op) {
     case Operation::kUpdateAlias: return "UpdateAlias";
     case Operation::kDeleteAlias: return "DeleteAlias";
     case Operation::kListAliases: return "ListAliases";
+    case Operation::kPutFunctionConcurrency: return "PutFunctionConcurrency";
+    case Operation::kGetFunctionConcurrency: return "GetFunctionConcurrency";
+    case Operation::kDeleteFunctionConcurrency: return "DeleteFunctionConcurrency";
+    case Operation::kGetAccountSettings: return "GetAccountSettings";
   }
   return "?";
 }

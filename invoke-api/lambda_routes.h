@@ -1,6 +1,7 @@
 #pragma once
-// Which operation of the Lambda API (2015-03-31, as botocore's model declares its paths and
-// methods) a request's method and target name, with the path's labels and the query decoded.
+// Which operation of the Lambda API (as botocore's model declares its paths and methods: the
+// function operations under /2015-03-31/, concurrency under /2017-10-31/ and /2019-09-30/, the
+// account's settings under /2016-08-19/) a request's method and target name, with the path's labels and the query decoded.
 #include <map>
 #include <string>
 #include <string_view>
@@ -24,6 +25,10 @@ enum class Operation {
   kUpdateAlias,
   kDeleteAlias,
   kListAliases,
+  kPutFunctionConcurrency,
+  kGetFunctionConcurrency,
+  kDeleteFunctionConcurrency,
+  kGetAccountSettings,
 };
 
 std::string_view name_of(Operation op);  // "Invoke", "CreateFunction", ...

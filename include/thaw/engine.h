@@ -21,6 +21,24 @@
 
 namespace thaw {
 
+// How many invocations run at once, as Lambda limits them (see put_function_concurrency).
+struct ConcurrencyOptions {
+  // Concurrent executions of all functions together. 0: Lambda's 1,000, or as many 128 MB
+  // sandboxes as the memory budget holds where that is fewer.
+  unsigned account_limit = 0;
+  // What reservations must leave to the functions without one. Unset: a tenth of the account
+  // limit (Lambda keeps 100 of 1,000).
+  std::optional<unsigned> unreserved_minimum{};
+  // The memory all sandboxes together may take (each its function's memory size). 0: this
+  // host's memory less host_reserve_mb. An invocation that needs a new sandbox that does not fit
+  // first shuts idle sandboxes down, least recently used first; then it is throttled.
+  uint64_t memory_budget_mb = 0;
+  uint64_t host_reserve_mb = 1024;
+  // Lambda's scaling rate: new sandboxes per function per window; capped at the account limit.
+  unsigned burst_sandboxes = 1000;
+  std::chrono::milliseconds burst_window = std::chrono::seconds(10);
+};
+
 struct EngineOptions {
   // Where functions, code, images and snapshots live. Empty: default_data_dir().
   std::string data_dir{};
@@ -57,6 +75,7 @@ struct EngineOptions {
   // Multiplies the CPU share in cpu.max; 0: no CPU limit. Unset: $THAW_CPU_SCALE, else 1.
   // (The emulated KVM host sets 0: on a software CPU, Lambda's share is no Lambda.)
   std::optional<double> cpu_scale{};
+  ConcurrencyOptions concurrency{};
   // Every function log line (also START/END/REPORT); called from the engine's threads.
   std::function<void(const LogEvent&)> on_log{};
 };
@@ -64,12 +83,27 @@ struct EngineOptions {
 struct EngineStats {
   unsigned functions = 0, versions = 0;
   unsigned sandboxes_idle = 0, sandboxes_busy = 0;
+  unsigned sandboxes = 0;  // every sandbox that exists: starting, busy or idle
   uint64_t sandboxes_started_cold = 0, sandboxes_restored = 0, sandboxes_reused = 0;
+  unsigned concurrent_executions = 0;  // on-demand invocations running
+  uint64_t throttles = 0;              // invocations refused with kThrottled
+  uint64_t sandbox_memory_mb = 0;      // the memory the existing sandboxes hold
   // The shared chunk store of all snapshots: bytes on disk; what the snapshots would take if
   // each stored its own chunks; and of the stored chunks, those two or more snapshots share
   // (kernel, runtime, libraries) and those only one references.
   uint64_t chunk_store_bytes = 0, snapshot_referenced_bytes = 0;
   uint64_t shared_chunk_bytes = 0, unique_chunk_bytes = 0;
+};
+
+// GetAccountSettings: the limits and what is in use.
+struct AccountSettings {
+  unsigned concurrent_executions = 0;              // the account limit
+  unsigned unreserved_concurrent_executions = 0;   // the limit less every reservation
+  unsigned unreserved_minimum = 0;
+  uint64_t memory_budget_mb = 0;
+  unsigned function_count = 0;
+  uint64_t total_code_size = 0;  // bytes of the code of every version
+  uint64_t code_size_zipped_limit = 0, code_size_unzipped_limit = 0, total_code_size_limit = 0;
 };
 
 class Engine {
@@ -101,14 +135,23 @@ class Engine {
   std::vector<AliasInfo> list_aliases(const std::string& function) const;
   void delete_alias(const std::string& function, const std::string& alias);
 
+  // Reserved concurrency: at most `reserved` of the function's invocations run at once, and that
+  // many are kept for it out of the account's limit (0 throttles every invocation). Durable.
+  // Throws kInvalidParameter when the account's unreserved concurrency would drop under its minimum.
+  void put_function_concurrency(const std::string& function, unsigned reserved);
+  std::optional<unsigned> get_function_concurrency(const std::string& function) const;
+  void delete_function_concurrency(const std::string& function);
+  AccountSettings account_settings() const;
+
   // Blocks until the version the qualifier names is Active (returned) or Failed (EngineError
   // kSandboxError with the reason), or throws kNotReady after `timeout`.
   FunctionInfo wait_until_ready(const std::string& function, const std::string& qualifier = {},
                                 std::chrono::milliseconds timeout = std::chrono::minutes(10)) const;
 
   // Runs one invocation. Throws EngineError for what Lambda answers with an exception (not
-  // found, not ready, too large, a SnapStart restore that failed, ...); a function that fails
-  // returns normally with function_error set.
+  // found, not ready, too large, throttled, a SnapStart restore that failed, ...); a function
+  // that fails returns normally with function_error set. Nothing queues: an invocation over a
+  // concurrency limit is throttled at once (kThrottled, with Lambda's Reason).
   InvokeResult invoke(const InvokeRequest& request);
 
   // Shuts down the idle sandboxes of `function` (a name; empty: of every function) now rather

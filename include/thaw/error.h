@@ -29,10 +29,23 @@ int http_status(ErrorCode code);
 class EngineError : public std::runtime_error {
  public:
   EngineError(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  // kThrottled with Lambda's Reason (ConcurrentInvocationLimitExceeded,
+  // ReservedFunctionConcurrentInvocationLimitExceeded, FunctionInvocationRateLimitExceeded,
+  // ReservedFunctionInvocationRateLimitExceeded) and the seconds after which a retry may pass.
+  static EngineError throttled(std::string reason, const std::string& message, unsigned retry_after_s = 1) {
+    EngineError e(ErrorCode::kThrottled, message);
+    e.reason_ = std::move(reason);
+    e.retry_after_s_ = retry_after_s;
+    return e;
+  }
   ErrorCode code() const noexcept { return code_; }
+  const std::string& reason() const noexcept { return reason_; }
+  unsigned retry_after_s() const noexcept { return retry_after_s_; }
 
  private:
   ErrorCode code_;
+  std::string reason_{};
+  unsigned retry_after_s_ = 0;
 };
 
 }  // namespace thaw

@@ -208,6 +208,35 @@ def boto3_flow(server):
     log = base64.b64decode(r["LogResult"]).decode()
     check(body["code"] == "v2" and "Restore Duration: " in log, "the version was restored", log)
 
+    step("Reserved concurrency: Put/Get/DeleteFunctionConcurrency, GetAccountSettings; reserved 0 throttles")
+    account = c.get_account_settings()
+    limit = account["AccountLimit"]["ConcurrentExecutions"]
+    check(account["AccountLimit"]["UnreservedConcurrentExecutions"] == limit and account["AccountUsage"]["FunctionCount"] == 1,
+          "GetAccountSettings", account)
+    r = c.put_function_concurrency(FunctionName="echo", ReservedConcurrentExecutions=2)
+    check(r["ReservedConcurrentExecutions"] == 2, "PutFunctionConcurrency", r)
+    check(c.get_function_concurrency(FunctionName="echo")["ReservedConcurrentExecutions"] == 2, "GetFunctionConcurrency", "")
+    check(c.get_function(FunctionName="echo")["Concurrency"] == {"ReservedConcurrentExecutions": 2}, "in GetFunction", "")
+    check(c.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == limit - 2, "taken off the account", "")
+    r, body = invoke(c, "echo", {})
+    check("FunctionError" not in r, "an invoke under the reservation runs", body)
+    try:
+        c.put_function_concurrency(FunctionName="echo", ReservedConcurrentExecutions=limit)
+        raise AssertionError("a reservation of the whole account was taken")
+    except c.exceptions.InvalidParameterValueException:
+        pass
+    c.put_function_concurrency(FunctionName="echo", ReservedConcurrentExecutions=0)
+    try:
+        invoke(c, "echo", {})
+        raise AssertionError("reserved concurrency 0 did not throttle")
+    except c.exceptions.TooManyRequestsException as e:
+        check(e.response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded", "the throttle's Reason",
+              e.response)
+    c.delete_function_concurrency(FunctionName="echo")
+    check("ReservedConcurrentExecutions" not in c.get_function_concurrency(FunctionName="echo"), "deleted", "")
+    r, body = invoke(c, "echo", {})
+    check("FunctionError" not in r, "the function runs again", body)
+
     step("ListFunctions with FunctionVersion=ALL; DeleteFunction")
     listed = c.list_functions(FunctionVersion="ALL")["Functions"]
     check(sorted(f["Version"] for f in listed if f["FunctionName"] == "echo") == ["$LATEST", "1", "2", "3"],

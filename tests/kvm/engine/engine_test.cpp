@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <latch>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -400,6 +401,93 @@ TEST_F(EngineKvm, AKilledVmmProcessFailsItsInvocationOnlyAndTheEngineServesTheNe
   auto next = engine.invoke({.function = "sleepy", .payload = R"({"seconds": 0})"});
   EXPECT_EQ(next.function_error, "") << next.payload;
   EXPECT_EQ(next.report.start, StartKind::kCold);
+}
+
+// Runs `callers` invocations of `payload` at once; returns how many ran, and the Reason of
+// each that was throttled (any other failure fails the test).
+std::pair<unsigned, std::vector<std::string>> invoke_at_once(Engine& engine, const std::string& function,
+                                                             unsigned callers, const std::string& payload) {
+  std::latch start(callers);
+  std::mutex mu;
+  unsigned ran = 0;
+  std::vector<std::string> throttled;
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < callers; ++i)
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      try {
+        auto r = engine.invoke({.function = function, .payload = payload});
+        EXPECT_EQ(r.function_error, "") << r.payload;
+        std::lock_guard lock(mu);
+        ++ran;
+      } catch (const EngineError& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kThrottled) << e.what();
+        std::lock_guard lock(mu);
+        throttled.push_back(e.reason());
+      }
+    });
+  for (auto& t : threads) t.join();
+  return {ran, throttled};
+}
+
+TEST_F(EngineKvm, ReservedConcurrencyCapsTheSandboxesAndThrottlesTheRestWithItsReason) {
+  Engine engine(options());
+  engine.create_function("capped", python(), {.directory = example("python-sleep")});
+  engine.wait_until_ready("capped");
+  // Two, not more: the emulated KVM host boots every guest on one software CPU, where more than
+  // two cold starts at once run past the agent's boot allowance.
+  engine.put_function_concurrency("capped", 2);
+  EXPECT_EQ(engine.get_function_concurrency("capped"), 2u);
+
+  // The engine's own counts, sampled all along: never more than two sandboxes or invocations.
+  std::atomic<bool> sampling{true};
+  std::atomic<unsigned> most_sandboxes{0}, most_running{0};
+  std::thread sampler([&] {
+    while (sampling) {
+      auto s = engine.stats();
+      most_sandboxes = std::max(most_sandboxes.load(), s.sandboxes);
+      most_running = std::max(most_running.load(), s.concurrent_executions);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+
+  // 32 callers at once on no sandbox: two are admitted and start one each (a cold start holds
+  // its slot for seconds), every other is throttled at once with the reserved Reason.
+  auto [ran_cold, throttled] = invoke_at_once(engine, "capped", 32, R"({"seconds": 2})");
+  EXPECT_GE(ran_cold, 1u);
+  EXPECT_GE(throttled.size(), 1u);
+  EXPECT_EQ(ran_cold + throttled.size(), 32u);
+  for (const auto& reason : throttled) EXPECT_EQ(reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
+
+  // 32 callers at once on the warm sandboxes: each runs on one of them or is throttled.
+  auto [ran, refused] = invoke_at_once(engine, "capped", 32, R"({"seconds": 0})");
+  EXPECT_GE(ran, 1u);
+  EXPECT_EQ(ran + refused.size(), 32u);
+  for (const auto& reason : refused) EXPECT_EQ(reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
+  sampling = false;
+  sampler.join();
+  EXPECT_LE(most_sandboxes.load(), 2u);
+  EXPECT_LE(most_running.load(), 2u);
+  auto stats = engine.stats();
+  EXPECT_LE(stats.sandboxes_started_cold, 2u);
+  EXPECT_EQ(stats.sandboxes_started_cold + stats.sandboxes_reused, ran_cold + ran);
+  EXPECT_EQ(stats.throttles, throttled.size() + refused.size());
+  EXPECT_EQ(stats.sandboxes, stats.sandboxes_started_cold);
+  EXPECT_EQ(stats.concurrent_executions, 0u);
+
+  // Nothing leaks: released, every VMM process is gone.
+  engine.release_idle_sandboxes();
+  EXPECT_TRUE(vmm_children().empty());
+  EXPECT_EQ(engine.stats().sandboxes, 0u);
+  EXPECT_EQ(engine.stats().sandbox_memory_mb, 0u);
+
+  // Reserved 0 is the kill switch; deleting the reservation lifts it.
+  engine.put_function_concurrency("capped", 0);
+  EXPECT_EQ(code_of([&] { engine.invoke({.function = "capped"}); }), ErrorCode::kThrottled);
+  engine.delete_function_concurrency("capped");
+  EXPECT_FALSE(engine.get_function_concurrency("capped"));
+  auto after = engine.invoke({.function = "capped", .payload = R"({"seconds": 0})"});
+  EXPECT_EQ(after.function_error, "") << after.payload;
 }
 
 }  // namespace

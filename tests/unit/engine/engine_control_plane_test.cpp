@@ -183,5 +183,41 @@ TEST_F(EngineControlPlane, LeftoversOfAKilledEngineAreClearedOnOpen) {
   EXPECT_FALSE(fs::exists(data / "code" / (std::string(64, 'f') + ".zip")));
 }
 
+TEST_F(EngineControlPlane, ReservedConcurrencySurvivesARestartAndGoesWithItsFunction) {
+  auto o = options();
+  o.concurrency.account_limit = 20;
+  o.concurrency.unreserved_minimum = 5;
+  {
+    Engine engine(o);
+    engine.create_function("shell", provided(), {.directory = code_});
+    engine.put_function_concurrency("shell", 10);
+    EXPECT_EQ(engine.account_settings().concurrent_executions, 20u);
+    EXPECT_EQ(engine.account_settings().unreserved_concurrent_executions, 10u);
+    EXPECT_EQ(code_of([&] { engine.put_function_concurrency("shell", 16); }), ErrorCode::kInvalidParameter);
+    EXPECT_EQ(engine.get_function_concurrency("shell"), 10u);  // a refused change changes nothing
+    EXPECT_EQ(code_of([&] { engine.put_function_concurrency("shell:1", 1); }), ErrorCode::kInvalidParameter);
+    EXPECT_EQ(code_of([&] { engine.put_function_concurrency("nope", 1); }), ErrorCode::kNotFound);
+  }
+  {
+    Engine engine(o);
+    EXPECT_EQ(engine.get_function_concurrency("shell"), 10u);
+    EXPECT_EQ(engine.account_settings().unreserved_concurrent_executions, 10u);
+    engine.delete_function("shell");
+    EXPECT_EQ(engine.account_settings().unreserved_concurrent_executions, 20u);
+    engine.create_function("shell", provided(), {.directory = code_});
+    EXPECT_FALSE(engine.get_function_concurrency("shell"));
+  }
+}
+
+TEST_F(EngineControlPlane, DefaultLimitsComeFromThisHostsMemory) {
+  auto o = options();
+  o.concurrency.memory_budget_mb = 1024;
+  Engine engine(o);
+  auto a = engine.account_settings();
+  EXPECT_EQ(a.memory_budget_mb, 1024u);
+  EXPECT_EQ(a.concurrent_executions, 8u) << "as many 128 MB sandboxes as the budget holds";
+  EXPECT_EQ(a.unreserved_minimum, 1u);
+}
+
 }  // namespace
 }  // namespace thaw

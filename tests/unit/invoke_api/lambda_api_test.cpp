@@ -168,6 +168,50 @@ TEST_F(LambdaApiTest, InvokeRefusesWhatLambdaRefusesBeforeAnySandbox) {
             "InvalidParameterValueException");
 }
 
+TEST_F(LambdaApiTest, ReservedConcurrencyAndTheAccountsSettingsAndAThrottleAsLambdaAnswersIt) {
+  ASSERT_EQ(call("POST", "/2015-03-31/functions", create_body("shell")).status, 201);
+  engine_->wait_until_ready("shell");
+  auto account = [&] { return json::parse(call("GET", "/2016-08-19/account-settings/").body); };
+  auto before = account();
+  unsigned limit = before["AccountLimit"]["ConcurrentExecutions"].get<unsigned>();
+  ASSERT_GT(limit, 5u);
+  EXPECT_EQ(before["AccountLimit"]["UnreservedConcurrentExecutions"], limit);
+  EXPECT_EQ(before["AccountUsage"]["FunctionCount"], 1);
+  EXPECT_GT(before["AccountUsage"]["TotalCodeSize"].get<uint64_t>(), 0u);
+
+  auto put = call("PUT", "/2017-10-31/functions/shell/concurrency", R"({"ReservedConcurrentExecutions": 5})");
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(json::parse(put.body)["ReservedConcurrentExecutions"], 5);
+  EXPECT_EQ(json::parse(call("GET", "/2019-09-30/functions/shell/concurrency").body)["ReservedConcurrentExecutions"], 5);
+  EXPECT_EQ(json::parse(call("GET", "/2015-03-31/functions/shell").body)["Concurrency"]["ReservedConcurrentExecutions"], 5);
+  EXPECT_EQ(account()["AccountLimit"]["UnreservedConcurrentExecutions"], limit - 5);
+
+  auto too_many = call("PUT", "/2017-10-31/functions/shell/concurrency",
+                       json{{"ReservedConcurrentExecutions", limit}}.dump());
+  EXPECT_EQ(too_many.status, 400);
+  EXPECT_NE(error(too_many).second.find("below its minimum value"), std::string::npos) << too_many.body;
+  EXPECT_EQ(error(call("PUT", "/2017-10-31/functions/shell/concurrency", R"({"ReservedConcurrentExecutions": -1})")).first,
+            "InvalidParameterValueException");
+  EXPECT_EQ(error(call("PUT", "/2017-10-31/functions/shell/concurrency", "{}")).first, "InvalidParameterValueException");
+  EXPECT_EQ(error(call("PUT", "/2017-10-31/functions/nope/concurrency", R"({"ReservedConcurrentExecutions": 1})")).first,
+            "ResourceNotFoundException");
+
+  // Reserved 0: every invocation is throttled before any sandbox, with the reserved Reason.
+  ASSERT_EQ(call("PUT", "/2017-10-31/functions/shell/concurrency", R"({"ReservedConcurrentExecutions": 0})").status, 200);
+  auto throttled = call("POST", "/2015-03-31/functions/shell/invocations", "{}");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(error(throttled).first, "TooManyRequestsException");
+  EXPECT_EQ(json::parse(throttled.body)["Reason"], "ReservedFunctionConcurrentInvocationLimitExceeded");
+  EXPECT_FALSE(header(throttled, "Retry-After").empty());
+  EXPECT_EQ(engine_->stats().throttles, 1u);
+  EXPECT_EQ(engine_->stats().sandboxes, 0u);
+
+  EXPECT_EQ(call("DELETE", "/2017-10-31/functions/shell/concurrency").status, 204);
+  EXPECT_EQ(call("GET", "/2019-09-30/functions/shell/concurrency").body, "{}");
+  EXPECT_FALSE(json::parse(call("GET", "/2015-03-31/functions/shell").body).contains("Concurrency"));
+  EXPECT_EQ(account()["AccountLimit"]["UnreservedConcurrentExecutions"], limit);
+}
+
 TEST_F(LambdaApiTest, UnknownPathsAndRefusedCredentialsGetClearErrors) {
   auto unknown = call("GET", "/nothing/here");
   EXPECT_EQ(unknown.status, 404);
