@@ -15,10 +15,13 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "engine/vmm/kvm.h"
 
 namespace thaw::cli {
 namespace {
 bool have_dev_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+// /dev/kvm that cannot boot thaw's guests (PVM): as good as none, but said why under --kvm host.
+std::string dev_kvm_problem() { return vmm::kvm_backing_problem(vmm::kvm_backing()); }
 
 // What in a command line may name a file: "--opt=VALUE", "@FILE" (invoke --payload) and every
 // other word that is not an option, kept when it has a '/' or exists here. Passed to kvmhost as
@@ -52,7 +55,9 @@ const char* kvmhost_tool() {
 }
 
 KvmPlace resolve_kvm_mode(std::string_view mode) {
-  if (mode == "emulated") return have_dev_kvm() ? KvmPlace::kHost : KvmPlace::kEmulated;
+  const std::string problem = ::access("/dev/kvm", F_OK) == 0 ? dev_kvm_problem() : std::string();
+  if (mode == "emulated") return have_dev_kvm() && problem.empty() ? KvmPlace::kHost : KvmPlace::kEmulated;
+  if (!problem.empty()) throw Error(mode == "host" ? "--kvm host: " + problem : problem);
   if (have_dev_kvm()) return KvmPlace::kHost;
   if (::access("/dev/kvm", F_OK) == 0)
     throw Error("/dev/kvm exists but is not readable and writable by this user (add yourself to group kvm)");

@@ -11,6 +11,7 @@ enum class KvmPlace { kHost, kEmulated };
 
 // "auto": /dev/kvm if present, else a thaw::Error that names --kvm emulated.
 // "host": /dev/kvm, else an error. "emulated": the emulated host (or /dev/kvm if already inside it).
+// A /dev/kvm that cannot boot thaw's guests (PVM: vmm::kvm_backing) is as good as none.
 KvmPlace resolve_kvm_mode(std::string_view mode);
 
 // Runs this same command line (with --kvm host) inside the emulated KVM host; returns its exit status.

@@ -18,7 +18,7 @@ using detail::error_json;
 using detail::ms_since;
 
 Sandbox::Sandbox(image::ImageConfig image, SandboxOptions options)
-    : image_(std::move(image)), options_(std::move(options)) {}
+    : image_(std::move(image)), options_(std::move(options)), console_(options_.console) {}
 
 Sandbox::~Sandbox() {
   try {
@@ -54,17 +54,6 @@ void Sandbox::on_channel_bytes(std::span<const uint8_t> bytes) {
   cv_.notify_all();
 }
 
-std::function<void(uint8_t)> Sandbox::console_sink() {
-  return [this](uint8_t b) {
-    if (b == '\n') {
-      if (options_.console) options_.console(console_line_);
-      console_line_.clear();
-    } else if (b != '\r' && console_line_.size() < 4096) {
-      console_line_.push_back(static_cast<char>(b));
-    }
-  };
-}
-
 void Sandbox::boot(const std::string& image_dir) {
   const auto& fn = image_.function;
   vmm::VmConfig vc;
@@ -83,10 +72,11 @@ void Sandbox::boot(const std::string& image_dir) {
   auto ready = wait_message(t0 + options_.boot_allowance);
   if (!ready || !std::holds_alternative<channel::AgentReady>(*ready)) {
     std::string why = ready ? "the guest agent sent " + std::string(channel::name_of(*ready)) + " before agent-ready"
-                      : vm_->exited() ? "the microVM ended before its agent came up"
+                      : vm_->exited() ? "the microVM ended before its agent came up" + console_.describe_tail()
                       : channel_error_ ? "the guest broke the channel protocol: " + *channel_error_
                                        : "the guest agent did not come up within " +
-                                             std::to_string(options_.boot_allowance.count() / 1000) + " s";
+                                             std::to_string(options_.boot_allowance.count() / 1000) + " s" +
+                                             console_.describe_tail();
     discard(why);
     throw SandboxError("Sandbox.Error", why);
   }

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "engine/console_lines.h"
 #include "engine/report.h"
 #include "guest/image/function_config.h"
 #include "memory/guest_memory.h"
@@ -166,7 +167,9 @@ class Sandbox {
   void take_answer(channel::GuestMessage& m, InvokeResult& r);
   void resume_from(const std::string& snapshot_dir);
   void finish_first_invocation();
-  std::function<void(uint8_t)> console_sink();
+  std::function<void(uint8_t)> console_sink() {
+    return [this](uint8_t b) { console_.put(b); };
+  }
   template <class T>
   void send(T message);
   // Waits for the next message that is not a log line; nullopt at the deadline or when the VM ended.
@@ -202,7 +205,7 @@ class Sandbox {
   channel::Decoder decoder_;
   std::deque<channel::GuestMessage> inbox_;
   std::optional<std::string> channel_error_;
-  std::string console_line_;
+  ConsoleLines console_;
 };
 
 }  // namespace thaw::engine

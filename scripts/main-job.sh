@@ -20,7 +20,7 @@ rm -rf "$out"
 mkdir -p "$out"
 
 kvm=auto
-[ -c /dev/kvm ] || { kvm=emulated; echo "main job: no /dev/kvm here: the microVMs run inside the emulated KVM host"; }
+kvm_here=$(tools/kvmhost/kvmhost --host-kvm) || { kvm=emulated; echo "main job: $kvm_here: the microVMs run inside the emulated KVM host"; }
 echo "main job: building the python-hello image"
 build/thaw --log-level warn image build --runtime python3.11 --code examples/functions/python-hello \
   --init-timeout 60 --out "$out/hello.img" 2>/dev/null

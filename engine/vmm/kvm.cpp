@@ -27,7 +27,23 @@ int kvm_ioctl(int fd, unsigned long request, unsigned long arg, std::string_view
   return r;
 }
 
+KvmBacking kvm_backing(const std::filesystem::path& sys_module) {
+  std::error_code ec;
+  auto loaded = [&](const char* m) { return std::filesystem::exists(sys_module / m, ec); };
+  if (loaded("kvm_intel") || loaded("kvm_amd")) return KvmBacking::kHardware;
+  if (loaded("kvm_pvm")) return KvmBacking::kPvm;
+  return KvmBacking::kUnknown;
+}
+
+std::string kvm_backing_problem(KvmBacking b) {
+  if (b != KvmBacking::kPvm) return {};
+  return "this machine's /dev/kvm is PVM (kvm_pvm, no kvm_intel or kvm_amd: the CPU has no VMX or SVM), which "
+         "runs only guest kernels built as PVM guests; the kernel thaw boots needs hardware virtualisation. "
+         "Run with --kvm emulated (the emulated KVM host)";
+}
+
 Kvm Kvm::open(const char* path) {
+  if (auto problem = kvm_backing_problem(kvm_backing()); !problem.empty()) throw Error(problem);
   Kvm k;
   k.fd_ = UniqueFd(::open(path, O_RDWR | O_CLOEXEC));
   if (!k.fd_) {

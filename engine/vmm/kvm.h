@@ -4,6 +4,8 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -40,9 +42,24 @@ inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, KvmXsaveFixed);
 inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsaveFixed);
 inline constexpr unsigned long kKvmGetXsave2 = _IOR(KVMIO, 0xcf, KvmXsaveFixed);
 
+// What provides /dev/kvm, read from the loaded modules (a vendor module registers /dev/kvm,
+// the core kvm module alone does not). PVM (kvm_pvm) is a KVM for machines without VMX or SVM:
+// it runs only guest kernels built as PVM guests, and an ordinary kernel such as Debian's,
+// the one thaw boots, hangs under it without a word on its console. So /dev/kvm alone does
+// not say that thaw can run here.
+enum class KvmBacking {
+  kHardware,  // kvm_intel or kvm_amd
+  kPvm,       // kvm_pvm only
+  kUnknown,   // none of these: no KVM, or one thaw does not know
+};
+KvmBacking kvm_backing(const std::filesystem::path& sys_module = "/sys/module");
+// Why thaw's guests cannot run on a KVM with this backing (empty for hardware and unknown).
+std::string kvm_backing_problem(KvmBacking b);
+
 class Kvm {
  public:
-  // Opens /dev/kvm and checks API version 12 and every capability the microVM needs.
+  // Opens /dev/kvm and checks that it is hardware-backed (kvm_backing), API version 12 and every
+  // capability the microVM needs.
   static Kvm open(const char* path = "/dev/kvm");
 
   int fd() const { return fd_.get(); }
