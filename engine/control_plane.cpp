@@ -393,6 +393,7 @@ void Engine::delete_function(const std::string& function, const std::string& qua
     }
     impl_->records.erase(ref.name);
     impl_->limits.forget(ref.name);
+    impl_->metrics.forget(ref.name);
     impl_->changed.notify_all();
     impl_->pool.retire(ref.name + "/");
     impl_->release(gone);

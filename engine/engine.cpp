@@ -141,6 +141,21 @@ FunctionInfo Engine::wait_until_ready(const std::string& function, const std::st
   }
 }
 
+EngineMetrics Engine::metrics() const {
+  EngineMetrics m;
+  m.versions = impl_->metrics.snapshot();
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [n, r] : impl_->records) names.push_back(n);
+  }
+  for (const auto& n : names) {
+    auto reserved = impl_->limits.reserved(n);
+    m.functions.push_back({n, impl_->limits.in_flight(n), reserved ? int64_t(*reserved) : -1});
+  }
+  return m;
+}
+
 EngineStats Engine::stats() const {
   EngineStats s;
   {

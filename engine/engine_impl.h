@@ -18,6 +18,7 @@
 #include "engine/concurrency_limits.h"
 #include "engine/data_dir_lock.h"
 #include "engine/function_store.h"
+#include "engine/invocation_metrics.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
 #include "engine/sandbox_process.h"
@@ -64,6 +65,7 @@ struct Engine::Impl {
   std::set<engine::SandboxProcess*> running;
   std::atomic<bool> drain_expired{false};
   std::atomic<uint64_t> started_cold{0}, restored{0}, reused{0}, throttles{0};
+  engine::InvocationMetrics metrics;
 
   std::deque<std::pair<std::string, std::string>> jobs;  // (function, version) to build
   bool stopping = false;
@@ -109,8 +111,6 @@ struct Engine::Impl {
   engine::SandboxOptions sandbox_options(const std::string& name, const engine::VersionRecord& v) const;
   // The VMM executable and a fresh cgroup with the version's limits.
   engine::VmmLaunch launch(const engine::VersionRecord& v) const;
-  // Runs one invocation, with the sandbox on `running` while it does: a shutdown whose drain
-  // runs out ends it, and the invocation says so.
   // A new sandbox of version `v` for invocation `id` (its INIT lines go to the invocation's log
   // route): under the burst rate and with its memory in the budget (idle sandboxes shut down to
   // make room). Throws kThrottled; nullptr with `failed` set when INIT failed (Lambda returns
@@ -118,6 +118,8 @@ struct Engine::Impl {
   std::unique_ptr<engine::PooledSandbox> new_sandbox(const std::string& name, const engine::VersionRecord& v,
                                                      const std::string& id, InvokeResult& failed);
   engine::ConcurrencyLimits::MemoryLease memory_for(const engine::VersionRecord& v);
+  // Runs one invocation, with the sandbox on `running` while it does: a shutdown whose drain
+  // runs out ends it, and the invocation says so.
   engine::InvokeResult run_in(engine::SandboxProcess& sandbox, const engine::InvokeRequest& request,
                               std::chrono::milliseconds timeout);
   static std::string pool_key(const std::string& name, const engine::VersionRecord& v);

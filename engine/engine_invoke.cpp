@@ -229,10 +229,16 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
     } else {
       InvokeResult failed;
       leased = impl_->new_sandbox(ref.name, v, id, failed);
-      if (!leased) return failed;
+      if (!leased) {
+        impl_->metrics.failed_to_start(ref.name, v.version);
+        return failed;
+      }
     }
   } catch (const EngineError& e) {
-    if (e.code() == ErrorCode::kThrottled) ++impl_->throttles;
+    if (e.code() == ErrorCode::kThrottled) {
+      ++impl_->throttles;
+      impl_->metrics.throttled(ref.name, v.version);
+    }
     throw;
   }
   // The invocation's own lines, START to REPORT (INIT's went to the log before them; a failed
@@ -253,6 +259,7 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   r.request_id = id;
   r.report = report_of(out.report);
   r.log_lines = leased->log->end_invocation();
+  impl_->metrics.invoked(ref.name, r);
   bool keep;
   {
     std::lock_guard lock(impl_->mu);

@@ -8,6 +8,7 @@
 #include "invoke-api/api_error.h"
 #include "invoke-api/lambda_json.h"
 #include "invoke-api/lambda_requests.h"
+#include "invoke-api/prometheus_text.h"
 #include "restore-hooks/host_hooks.h"
 
 namespace thaw::api {
@@ -62,6 +63,9 @@ HttpResponse LambdaApi::handle(const HttpRequest& request) {
   std::string request_id = hooks::new_uuid_v4();
   HttpResponse r;
   try {
+    // Unsigned like every Prometheus scrape: it tells counts, not functions' data.
+    if (request.method == "GET" && request.target.substr(0, request.target.find('?')) == "/metrics")
+      return metrics_response();
     if (options_.authenticate) options_.authenticate(request);
     r = dispatch(route(request.method, request.target), request, request_id);
   } catch (const ApiError& e) {
@@ -72,6 +76,15 @@ HttpResponse LambdaApi::handle(const HttpRequest& request) {
     r = error_response(ApiError("ServiceException", 500, e.what()));
   }
   if (!r.header("x-amzn-RequestId")) r.set_header("x-amzn-RequestId", request_id);
+  return r;
+}
+
+HttpResponse LambdaApi::metrics_response() const {
+  AsyncEventCounts events{events_received_.load(), events_dropped_.load(), events_in_flight_.load()};
+  HttpResponse r;
+  r.status = 200;
+  r.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  r.body = prometheus_text(engine_.metrics(), engine_.stats(), events);
   return r;
 }
 

@@ -32,6 +32,8 @@ class LambdaApi {
   unsigned events_in_flight() const { return events_in_flight_.load(); }
 
  private:
+  // GET /metrics: the engine's metrics as Prometheus text (prometheus_text.h).
+  HttpResponse metrics_response() const;
   HttpResponse dispatch(const Route& route, const HttpRequest& request, const std::string& request_id);
   HttpResponse invoke(const Route& route, const HttpRequest& request, const std::string& request_id);
   HttpResponse invoke_event(const std::string& function, const std::string& qualifier, std::string payload,
@@ -48,6 +50,7 @@ class LambdaApi {
   Engine& engine_;
   ApiOptions options_;
   std::atomic<unsigned> events_in_flight_{0};
+  std::atomic<uint64_t> events_received_{0}, events_dropped_{0};
 };
 
 }  // namespace thaw::api

@@ -92,12 +92,14 @@ HttpResponse LambdaApi::invoke_event(const std::string& function, const std::str
   engine_.get_function(function, qualifier);  // ResourceNotFoundException before the 202
   InvokeRequest in{.function = function, .qualifier = qualifier, .payload = std::move(payload), .request_id = request_id};
   ++events_in_flight_;
+  ++events_received_;
   auto run = [this, in = std::move(in)] {
     try {
       auto r = engine_.invoke(in);
       if (!r.function_error.empty())
         spdlog::warn("event {} of {}: {} {}", in.request_id, in.function, r.error_type, r.payload);
     } catch (const std::exception& e) {
+      ++events_dropped_;
       spdlog::warn("event {} of {} was not run: {}", in.request_id, in.function, e.what());
     }
     --events_in_flight_;

@@ -18,6 +18,7 @@
 #include "thaw/error.h"
 #include "thaw/function.h"
 #include "thaw/invoke.h"
+#include "thaw/metrics.h"
 
 namespace thaw {
 
@@ -159,6 +160,9 @@ class Engine {
   void release_idle_sandboxes(const std::string& function = {});
 
   EngineStats stats() const;
+  // Per function version since the engine started (thaw/metrics.h), with every function's
+  // concurrency now.
+  EngineMetrics metrics() const;
   const std::string& data_dir() const;
 
   // Stops taking invocations (they get kThrottled), lets running ones finish for up to `drain`

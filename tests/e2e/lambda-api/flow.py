@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 
 import boto3
@@ -236,6 +237,22 @@ def boto3_flow(server):
     check("ReservedConcurrentExecutions" not in c.get_function_concurrency(FunctionName="echo"), "deleted", "")
     r, body = invoke(c, "echo", {})
     check("FunctionError" not in r, "the function runs again", body)
+
+    step("GET /metrics (Prometheus text): the invocations, the error, the throttle, the Event and the restore")
+    text = urllib.request.urlopen(server.url + "/metrics", timeout=60).read().decode()
+
+    def metric(name, **labels):
+        want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "") + " "
+        found = [line for line in text.splitlines() if line.startswith(want)]
+        check(len(found) == 1, "one sample " + want, text)
+        return float(found[0][len(want):])
+    latest = {"function_name": "echo", "executed_version": "$LATEST"}
+    check(metric("lambda_invocations_total", **latest) >= 5, "invocations of $LATEST", text)
+    check(metric("lambda_errors_total", **latest) >= 1, "the raised error", text)
+    check(metric("lambda_throttles_total", **latest) == 1, "the reserved-0 throttle", text)
+    check(metric("lambda_async_events_received_total") >= 1, "the Event", text)
+    check(metric("lambda_restore_duration_milliseconds_count", function_name="echo", executed_version=v3["Version"]) >= 1,
+          "the SnapStart restore", text)
 
     step("ListFunctions with FunctionVersion=ALL; DeleteFunction")
     listed = c.list_functions(FunctionVersion="ALL")["Functions"]

@@ -205,6 +205,20 @@ TEST_F(LambdaApiTest, ReservedConcurrencyAndTheAccountsSettingsAndAThrottleAsLam
   EXPECT_FALSE(header(throttled, "Retry-After").empty());
   EXPECT_EQ(engine_->stats().throttles, 1u);
   EXPECT_EQ(engine_->stats().sandboxes, 0u);
+  // The throttle in the metrics, unsigned even where every API call must be signed.
+  api_ = std::make_unique<LambdaApi>(*engine_, ApiOptions{.authenticate = [](const HttpRequest&) {
+                                       throw ApiError("UnrecognizedClientException", 403, "unsigned");
+                                     }});
+  auto metrics = call("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.body;
+  EXPECT_NE(header(metrics, "Content-Type").find("text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nlambda_throttles_total{function_name=\"shell\",executed_version=\"$LATEST\"} 1\n"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("\nlambda_reserved_concurrent_executions{function_name=\"shell\"} 0\n"), std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(call("GET", "/2016-08-19/account-settings/").status, 403);
+  api_ = std::make_unique<LambdaApi>(*engine_, ApiOptions{});
 
   EXPECT_EQ(call("DELETE", "/2017-10-31/functions/shell/concurrency").status, 204);
   EXPECT_EQ(call("GET", "/2019-09-30/functions/shell/concurrency").body, "{}");

@@ -1,0 +1,132 @@
+#include "invoke-api/prometheus_text.h"
+
+#include <cstdio>
+#include <string_view>
+
+namespace thaw::api {
+namespace {
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+class Writer {
+ public:
+  void family(std::string_view name, std::string_view help, std::string_view type) {
+    out_ += "# HELP " + std::string(name) + " " + std::string(help) + "\n";
+    out_ += "# TYPE " + std::string(name) + " " + std::string(type) + "\n";
+  }
+  void sample(std::string_view name, const std::string& labels, double value) {
+    out_ += std::string(name);
+    if (!labels.empty()) out_ += "{" + labels + "}";
+    out_ += " " + number(value) + "\n";
+  }
+  void histogram(std::string_view name, const std::string& labels, const Distribution& d) {
+    const std::string sep = labels.empty() ? "" : ",";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < d.upper_bounds.size(); ++i) {
+      if (i < d.counts.size()) cumulative += d.counts[i];
+      sample(std::string(name) + "_bucket", labels + sep + "le=\"" + number(d.upper_bounds[i]) + "\"",
+             double(cumulative));
+    }
+    sample(std::string(name) + "_bucket", labels + sep + "le=\"+Inf\"", double(d.count));
+    sample(std::string(name) + "_sum", labels, d.sum);
+    sample(std::string(name) + "_count", labels, double(d.count));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string version_labels(const VersionMetrics& v) {
+  return "function_name=\"" + prometheus_label_value(v.function) + "\",executed_version=\"" +
+         prometheus_label_value(v.version) + "\"";
+}
+
+void per_version(Writer& w, const EngineMetrics& m) {
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t VersionMetrics::*field) {
+    w.family(name, help, "counter");
+    for (const auto& v : m.versions) w.sample(name, version_labels(v), double(v.*field));
+  };
+  counter("lambda_invocations_total", "Invocations that reached a sandbox (Lambda's Invocations).",
+          &VersionMetrics::invocations);
+  counter("lambda_errors_total", "Invocations that ended in a function error (Lambda's Errors).",
+          &VersionMetrics::errors);
+  counter("lambda_throttles_total", "Invocations refused for a concurrency limit or the burst rate (Throttles).",
+          &VersionMetrics::throttles);
+  auto histogram = [&](std::string_view name, std::string_view help, Distribution VersionMetrics::*field) {
+    w.family(name, help, "histogram");
+    for (const auto& v : m.versions) w.histogram(name, version_labels(v), v.*field);
+  };
+  histogram("lambda_duration_milliseconds", "The function's run time per invocation (Lambda's Duration).",
+            &VersionMetrics::duration_ms);
+  histogram("lambda_init_duration_milliseconds", "INIT of cold-started sandboxes (Init Duration).",
+            &VersionMetrics::init_duration_ms);
+  histogram("lambda_restore_duration_milliseconds", "Restores from a SnapStart snapshot (Restore Duration).",
+            &VersionMetrics::restore_duration_ms);
+}
+
+void per_function(Writer& w, const EngineMetrics& m, const EngineStats& s) {
+  w.family("lambda_concurrent_executions", "Invocations running now (Lambda's ConcurrentExecutions).", "gauge");
+  for (const auto& f : m.functions)
+    w.sample("lambda_concurrent_executions", "function_name=\"" + prometheus_label_value(f.function) + "\"",
+             f.concurrent_executions);
+  w.family("lambda_reserved_concurrent_executions", "Reserved concurrency of the functions that have one.", "gauge");
+  for (const auto& f : m.functions)
+    if (f.reserved >= 0)
+      w.sample("lambda_reserved_concurrent_executions",
+               "function_name=\"" + prometheus_label_value(f.function) + "\"", double(f.reserved));
+  w.family("lambda_account_concurrent_executions", "Invocations running now, all functions together.", "gauge");
+  w.sample("lambda_account_concurrent_executions", "", s.concurrent_executions);
+}
+
+void engine_wide(Writer& w, const EngineStats& s, const AsyncEventCounts& e) {
+  w.family("lambda_async_events_received_total", "Event invocations accepted (202).", "counter");
+  w.sample("lambda_async_events_received_total", "", double(e.received));
+  w.family("lambda_async_events_dropped_total", "Accepted Event invocations that never ran.", "counter");
+  w.sample("lambda_async_events_dropped_total", "", double(e.dropped));
+  w.family("lambda_async_events_in_flight", "Accepted Event invocations not yet finished.", "gauge");
+  w.sample("lambda_async_events_in_flight", "", e.in_flight);
+  w.family("thaw_sandboxes", "Sandboxes by state: busy (running an invocation), idle (frozen, warm), starting.",
+           "gauge");
+  unsigned settled = s.sandboxes_busy + s.sandboxes_idle;
+  w.sample("thaw_sandboxes", "state=\"busy\"", s.sandboxes_busy);
+  w.sample("thaw_sandboxes", "state=\"idle\"", s.sandboxes_idle);
+  w.sample("thaw_sandboxes", "state=\"starting\"", s.sandboxes > settled ? s.sandboxes - settled : 0);
+  w.family("thaw_sandboxes_started_total", "Sandboxes started, by how: cold (boot and INIT) or restored.", "counter");
+  w.sample("thaw_sandboxes_started_total", "how=\"cold\"", double(s.sandboxes_started_cold));
+  w.sample("thaw_sandboxes_started_total", "how=\"restored\"", double(s.sandboxes_restored));
+  w.family("thaw_sandbox_reuses_total", "Invocations that found a warm sandbox.", "counter");
+  w.sample("thaw_sandbox_reuses_total", "", double(s.sandboxes_reused));
+  w.family("thaw_sandbox_memory_megabytes", "Memory the existing sandboxes hold against the budget.", "gauge");
+  w.sample("thaw_sandbox_memory_megabytes", "", double(s.sandbox_memory_mb));
+  w.family("thaw_chunk_store_bytes", "Bytes of the snapshots' shared chunk store on disk.", "gauge");
+  w.sample("thaw_chunk_store_bytes", "", double(s.chunk_store_bytes));
+}
+
+}  // namespace
+
+std::string prometheus_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string prometheus_text(const EngineMetrics& metrics, const EngineStats& stats, const AsyncEventCounts& events) {
+  Writer w;
+  per_version(w, metrics);
+  per_function(w, metrics, stats);
+  engine_wide(w, stats, events);
+  return w.take();
+}
+
+}  // namespace thaw::api

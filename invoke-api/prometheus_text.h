@@ -1,0 +1,24 @@
+#pragma once
+// The engine's metrics in Prometheus' text exposition format (version 0.0.4), as GET /metrics
+// serves them: Lambda's CloudWatch metric names in snake case with a lambda_ prefix, labelled by
+// function_name and executed_version; thaw's own sandbox and memory figures with a thaw_ prefix.
+// Durations are histograms in milliseconds (Lambda reports them in ms).
+#include <string>
+
+#include "thaw/engine.h"
+
+namespace thaw::api {
+
+// Async invocations as the API layer counts them (the engine does not see an Event's 202).
+struct AsyncEventCounts {
+  uint64_t received = 0;  // accepted with 202
+  uint64_t dropped = 0;   // that never ran: refused or failed before reaching a sandbox
+  unsigned in_flight = 0;
+};
+
+std::string prometheus_text(const EngineMetrics& metrics, const EngineStats& stats, const AsyncEventCounts& events);
+
+// "\\", "\"" and newlines escaped, as label values need.
+std::string prometheus_label_value(std::string_view v);
+
+}  // namespace thaw::api
