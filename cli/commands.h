@@ -53,12 +53,13 @@ Command add_kvmhost_command(CLI::App& app);  // thaw kvmhost -- CMD: run anythin
 Command add_boot_command(CLI::App& app);        // engine/vmm/: thaw boot (needs KVM)
 Command add_bench_boot_command(CLI::App& app);  // engine/vmm/: thaw bench boot, thaw vs QEMU (needs KVM)
 Command add_bench_coldstart_command(CLI::App& app);  // engine/: thaw bench coldstart (needs KVM)
-Command add_bench_pool_command(CLI::App& app);
-Command add_bench_api_command(CLI::App& app);   // invoke-api/: thaw bench api, HTTP vs Engine (needs KVM)  // engine/: thaw bench pool, Engine vs Sandbox (needs KVM)
+Command add_bench_pool_command(CLI::App& app);  // engine/: thaw bench pool, Engine vs Sandbox (needs KVM)
+Command add_bench_api_command(CLI::App& app);   // invoke-api/: thaw bench api, HTTP vs Engine (needs KVM)
 Command add_image_command(CLI::App& app);    // guest/image/: thaw image build
 Command add_invoke_command(CLI::App& app);   // engine/: thaw invoke (cold start or restore, invocations; needs KVM)
 Command add_serve_command(CLI::App& app);     // invoke-api/: thaw serve, the Lambda API over HTTP (needs KVM)
 Command add_snapshot_command(CLI::App& app);  // engine/: thaw snapshot (SnapStart INIT + snapshot; needs KVM)
+Command add_top_command(CLI::App& app);       // invoke-api/: thaw top, a server's metrics live
 // thaw function create|update-code|update-config|publish|list|get|delete|alias ...: the engine's control plane.
 std::vector<Command> add_function_commands(CLI::App& app);
 

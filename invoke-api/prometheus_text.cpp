@@ -1,6 +1,9 @@
 #include "invoke-api/prometheus_text.h"
 
 #include <cstdio>
+#include <cstdlib>
+
+#include "base/error.h"
 #include <string_view>
 
 namespace thaw::api {
@@ -117,6 +120,70 @@ std::string prometheus_label_value(std::string_view v) {
     else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
     else out += c;
+  }
+  return out;
+}
+
+namespace {
+
+// `rest` starts after '{': reads label="value" pairs up to '}' and leaves `rest` after it.
+std::map<std::string, std::string> parse_labels(std::string_view& rest, std::string_view line) {
+  std::map<std::string, std::string> labels;
+  auto bad = [&] { return Error("metrics: not a sample line: " + std::string(line)); };
+  for (;;) {
+    if (rest.starts_with("}")) {
+      rest.remove_prefix(1);
+      return labels;
+    }
+    auto eq = rest.find("=\"");
+    if (eq == std::string_view::npos || eq == 0) throw bad();
+    std::string key(rest.substr(0, eq)), value;
+    rest.remove_prefix(eq + 2);
+    for (;;) {
+      if (rest.empty()) throw bad();
+      char c = rest.front();
+      rest.remove_prefix(1);
+      if (c == '"') break;
+      if (c == '\\') {
+        if (rest.empty()) throw bad();
+        char e = rest.front();
+        rest.remove_prefix(1);
+        value += e == 'n' ? '\n' : e;
+      } else {
+        value += c;
+      }
+    }
+    labels.emplace(std::move(key), std::move(value));
+    if (rest.starts_with(",")) rest.remove_prefix(1);
+  }
+}
+
+}  // namespace
+
+std::vector<PrometheusSample> parse_prometheus_text(std::string_view text) {
+  std::vector<PrometheusSample> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty() || line.starts_with("#")) continue;
+    PrometheusSample s;
+    auto end = line.find_first_of("{ ");
+    if (end == std::string_view::npos || end == 0) throw Error("metrics: not a sample line: " + std::string(line));
+    s.name = line.substr(0, end);
+    std::string_view rest = line.substr(end);
+    if (rest.starts_with("{")) {
+      rest.remove_prefix(1);
+      s.labels = parse_labels(rest, line);
+    }
+    if (!rest.starts_with(" ")) throw Error("metrics: not a sample line: " + std::string(line));
+    rest.remove_prefix(1);
+    std::string value(rest.substr(0, rest.find(' ')));  // a timestamp may follow
+    char* parsed_end = nullptr;
+    s.value = std::strtod(value.c_str(), &parsed_end);
+    if (value.empty() || parsed_end != value.c_str() + value.size())
+      throw Error("metrics: not a number in: " + std::string(line));
+    out.push_back(std::move(s));
   }
   return out;
 }

@@ -254,6 +254,11 @@ def boto3_flow(server):
     check(metric("lambda_restore_duration_milliseconds_count", function_name="echo", executed_version=v3["Version"]) >= 1,
           "the SnapStart restore", text)
 
+    top = json.loads(subprocess.run([THAW, "top", "--endpoint", server.url.removeprefix("http://"), "--json"],
+                                    check=True, capture_output=True, text=True, timeout=60).stdout)
+    echo = [f for f in top["functions"] if f["function_name"] == "echo"]
+    check(len(echo) == 1 and echo[0]["invocations"] >= 5 and echo[0]["throttles"] == 1, "thaw top --json", top)
+
     step("ListFunctions with FunctionVersion=ALL; DeleteFunction")
     listed = c.list_functions(FunctionVersion="ALL")["Functions"]
     check(sorted(f["Version"] for f in listed if f["FunctionName"] == "echo") == ["$LATEST", "1", "2", "3"],

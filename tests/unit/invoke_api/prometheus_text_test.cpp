@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "base/error.h"
 #include "invoke-api/prometheus_text.h"
 
 namespace thaw::api {
@@ -54,6 +55,50 @@ TEST(PrometheusText, CountersGaugesAndCumulativeHistograms) {
 
 TEST(PrometheusText, LabelValuesAreEscaped) {
   EXPECT_EQ(prometheus_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+}  // namespace
+}  // namespace thaw::api
+
+namespace thaw::api {
+namespace {
+
+TEST(PrometheusText, WhatIsWrittenReadsBack) {
+  EngineMetrics m;
+  VersionMetrics v;
+  v.function = "we\"ird\\name";
+  v.version = "$LATEST";
+  v.invocations = 9;
+  v.duration_ms = {{10}, {4, 5}, 9, 120};
+  m.versions.push_back(v);
+  auto samples = parse_prometheus_text(prometheus_text(m, {}, {}));
+  bool seen_invocations = false, seen_inf = false;
+  for (const auto& s : samples) {
+    if (s.name == "lambda_invocations_total") {
+      seen_invocations = true;
+      EXPECT_EQ(s.labels.at("function_name"), "we\"ird\\name");
+      EXPECT_EQ(s.labels.at("executed_version"), "$LATEST");
+      EXPECT_EQ(s.value, 9);
+    }
+    if (s.name == "lambda_duration_milliseconds_bucket" && s.labels.at("le") == "+Inf") {
+      seen_inf = true;
+      EXPECT_EQ(s.value, 9);
+    }
+  }
+  EXPECT_TRUE(seen_invocations);
+  EXPECT_TRUE(seen_inf);
+}
+
+TEST(PrometheusText, ALineThatIsNoSampleIsNamed) {
+  EXPECT_EQ(parse_prometheus_text("# HELP x y\n\nx 1\ny{a=\"b\"} 2.5 1700000000\n").size(), 2u);
+  for (const char* bad : {"x", "x{a=\"b} 1", "x{a} 1", "x one", "{a=\"b\"} 1"}) {
+    try {
+      parse_prometheus_text(std::string(bad) + "\n");
+      ADD_FAILURE() << "taken: " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("metrics: not a"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
