@@ -36,6 +36,9 @@ struct FunctionArgs {
   // concurrency
   std::optional<unsigned> reserve;
   bool no_reserve = false;
+  // provisioned
+  std::optional<unsigned> provision;
+  bool no_provision = false;
 };
 
 FunctionCode code_from(const std::string& path) {
@@ -230,6 +233,43 @@ int run_concurrency(const FunctionArgs& a) {
   return 0;
 }
 
+void print_provisioned(const ProvisionedConcurrencyInfo& p) {
+  std::printf("%-24s %-12s requested %3u  allocated %3u  %-11s %s%s\n", p.function.c_str(), p.qualifier.c_str(),
+              p.requested, p.allocated, std::string(to_string(p.status)).c_str(), p.last_modified.c_str(),
+              p.status_reason.empty() ? "" : ("  " + p.status_reason).c_str());
+}
+
+// The configurations are kept in the data directory; their sandboxes are started by the engine
+// that serves it (thaw serve), which holds the directory's lock while it runs.
+int run_provisioned(const FunctionArgs& a) {
+  Engine engine(cli_engine_options(0));
+  if (a.version.empty() && (a.provision || a.no_provision))
+    throw Error("--set and --delete need the QUALIFIER (a published version or an alias)");
+  std::vector<ProvisionedConcurrencyInfo> shown;
+  if (a.provision) {
+    shown.push_back(engine.put_provisioned_concurrency(a.name, a.version, *a.provision));
+  } else if (a.no_provision) {
+    engine.delete_provisioned_concurrency(a.name, a.version);
+    std::fprintf(stderr, "%s:%s: provisioned concurrency removed\n", a.name.c_str(), a.version.c_str());
+    return 0;
+  } else if (!a.version.empty()) {
+    shown.push_back(engine.get_provisioned_concurrency(a.name, a.version));
+  } else {
+    shown = engine.list_provisioned_concurrency(a.name);
+  }
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& p : shown) j.push_back(api::provisioned_concurrency_json(p));
+    std::cout << (a.version.empty() ? nlohmann::json{{"ProvisionedConcurrencyConfigs", j}} : j[0]).dump(2) << std::endl;
+    return 0;
+  }
+  for (const auto& p : shown) print_provisioned(p);
+  if (shown.empty()) std::printf("%s: no provisioned concurrency\n", a.name.c_str());
+  if (a.provision)
+    std::fprintf(stderr, "thaw serve on this data directory starts the sandboxes and keeps them warm\n");
+  return 0;
+}
+
 void add_code_options(CLI::App* sub, FunctionArgs& a, bool required) {
   auto* o = sub->add_option("--code", a.code, "the function's code: a directory or a .zip file");
   if (required) o->required();
@@ -309,6 +349,16 @@ std::vector<Command> add_function_commands(CLI::App& app) {
   conc->add_flag("--no-reserve", a->no_reserve, "remove its reservation")->excludes(reserve);
   json_flag(conc);
   out.push_back({conc, false, [a] { return run_concurrency(*a); }});
+
+  auto* prov = fn->add_subcommand(
+      "provisioned", "show or set provisioned concurrency: sandboxes thaw serve keeps initialized ahead for a version or alias");
+  prov->add_option("name", a->name, "function name or ARN")->required();
+  prov->add_option("qualifier", a->version, "a published version or an alias (without it: list the function's)");
+  auto* set = prov->add_option("--set", a->provision, "keep N sandboxes initialized for it (they count against concurrency)")
+                  ->check(CLI::Range(1u, 100000u));
+  prov->add_flag("--delete", a->no_provision, "remove its provisioned concurrency")->excludes(set);
+  json_flag(prov);
+  out.push_back({prov, false, [a] { return run_provisioned(*a); }});
 
   auto* alias = fn->add_subcommand("alias", "aliases: names for versions, optionally splitting traffic with a second");
   alias->require_subcommand(1);

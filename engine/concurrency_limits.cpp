@@ -82,10 +82,10 @@ std::optional<unsigned> ConcurrencyLimits::reserved(const std::string& function)
   return it == functions_.end() ? std::nullopt : it->second.reserved;
 }
 
-void ConcurrencyLimits::set_provisioned(const std::string& function, unsigned provisioned) {
+void ConcurrencyLimits::set_provisioned(const std::string& function, unsigned provisioned, bool check) {
   std::lock_guard lock(mu_);
   auto& f = functions_[function];
-  if (provisioned > f.provisioned) {
+  if (check && provisioned > f.provisioned) {
     if (f.reserved && provisioned > *f.reserved)
       throw EngineError(ErrorCode::kInvalidParameter,
                         "Requested Provisioned Concurrency should not be greater than the "

@@ -70,8 +70,8 @@ class ConcurrencyLimits {
   void set_reserved(const std::string& function, std::optional<unsigned> reserved, bool check = true);
   std::optional<unsigned> reserved(const std::string& function) const;
   // Provisioned sandboxes of all of a function's versions and aliases. Throws kInvalidParameter
-  // when they do not fit its reservation or the unreserved pool.
-  void set_provisioned(const std::string& function, unsigned provisioned);
+  // when they do not fit its reservation or the unreserved pool (`check` as for set_reserved).
+  void set_provisioned(const std::string& function, unsigned provisioned, bool check = true);
   // The function is gone: its reservation and provisioning with it.
   void forget(const std::string& function);
 

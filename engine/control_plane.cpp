@@ -24,7 +24,9 @@ namespace {
 
 [[noreturn]] void fail(ErrorCode code, const std::string& what) { throw EngineError(code, what); }
 
-std::string now_iso8601() {
+}  // namespace
+
+std::string engine::now_iso8601() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t;
@@ -34,6 +36,9 @@ std::string now_iso8601() {
                 t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, int(ts.tv_nsec / 1000000));
   return buf;
 }
+
+namespace {
+using engine::now_iso8601;
 
 // Lambda's defaults filled in, and Lambda's rules checked (InvalidParameterValueException).
 FunctionSettings normalized(const std::string& name, FunctionSettings s) {
@@ -379,9 +384,13 @@ void Engine::delete_function(const std::string& function, const std::string& qua
     FunctionRecord next = r;
     std::vector<VersionRecord> gone{next.versions.at(n)};
     next.versions.erase(n);
+    next.provisioned.erase(ref.qualifier);  // its provisioned concurrency goes with it
     impl_->persist(next);
     r = std::move(next);
+    impl_->limits.set_provisioned(r.name, impl_->provisioned_total(r), false);
+    impl_->provisioned.remove(r.name, ref.qualifier);
     impl_->pool.retire(ref.name + "/" + ref.qualifier + "/");
+    impl_->retire_provisioned(r.name, ref.qualifier);
     impl_->release(gone);
   } else {
     std::vector<VersionRecord> gone{r.latest};
@@ -394,8 +403,10 @@ void Engine::delete_function(const std::string& function, const std::string& qua
     impl_->records.erase(ref.name);
     impl_->limits.forget(ref.name);
     impl_->metrics.forget(ref.name);
+    impl_->provisioned.remove_function(ref.name);
     impl_->changed.notify_all();
     impl_->pool.retire(ref.name + "/");
+    impl_->retire_provisioned(ref.name);
     impl_->release(gone);
   }
 }
@@ -434,6 +445,7 @@ AliasInfo Engine::update_alias(const std::string& function, const std::string& a
   impl_->persist(next);
   r = std::move(next);
   impl_->alias_invocations.erase(r.name + ":" + alias);  // the split starts over with the new weights
+  impl_->refresh_provisioned(r);  // a provisioned alias moved to another version starts a new generation
   return impl_->alias_info(r, a);
 }
 
@@ -464,9 +476,13 @@ void Engine::delete_alias(const std::string& function, const std::string& alias)
   if (!r.aliases.count(alias)) return;  // Lambda: deleting a missing alias succeeds
   FunctionRecord next = r;
   next.aliases.erase(alias);
+  next.provisioned.erase(alias);  // its provisioned concurrency goes with it
   impl_->persist(next);
   r = std::move(next);
   impl_->alias_invocations.erase(r.name + ":" + alias);
+  impl_->limits.set_provisioned(r.name, impl_->provisioned_total(r), false);
+  impl_->provisioned.remove(r.name, alias);
+  impl_->retire_provisioned(r.name, alias);
 }
 
 }  // namespace thaw

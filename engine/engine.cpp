@@ -79,6 +79,7 @@ Engine::Impl::Impl(EngineOptions o)
       data_text(data.string()) {
   records = store.load_all();
   load_reservations();
+  load_provisioned();
   collect_garbage();
   collect_packs();
   // Work a previous engine did not finish (it was stopped or killed mid-build) starts over.
@@ -88,10 +89,12 @@ Engine::Impl::Impl(EngineOptions o)
       if (v.state == FunctionState::kPending) enqueue(name, v.version);
   }
   for (unsigned i = 0; i < options.build_workers; ++i) workers.emplace_back([this] { worker_loop(); });
+  if (options.build_workers > 0) provisioner = std::thread([this] { provision_loop(); });
   spdlog::debug("engine: {} function(s) in {}", records.size(), data.string());
 }
 
 Engine::Impl::~Impl() {
+  stop_provisioner();
   {
     std::lock_guard lock(mu);
     stopping = true;
@@ -153,6 +156,9 @@ EngineMetrics Engine::metrics() const {
     auto reserved = impl_->limits.reserved(n);
     m.functions.push_back({n, impl_->limits.in_flight(n), reserved ? int64_t(*reserved) : -1});
   }
+  for (const auto& c : impl_->provisioned.all())
+    m.provisioned.push_back({c.function, c.qualifier, c.requested, c.ready, c.usage.in_use, c.usage.invocations,
+                             c.usage.spillovers});
   return m;
 }
 
@@ -206,7 +212,8 @@ snapshot::StoreSharing Engine::Impl::sharing() const {
 }
 
 void Engine::release_idle_sandboxes(const std::string& function) {
-  impl_->pool.retire(function.empty() ? std::string() : engine::parse_function_ref(function).name + "/");
+  // Provisioned sandboxes are kept: they go with their configuration.
+  impl_->pool.retire(function.empty() ? std::string() : engine::parse_function_ref(function).name + "/", false);
 }
 
 void Engine::shutdown(std::chrono::milliseconds drain) {
@@ -229,6 +236,7 @@ void Engine::shutdown(std::chrono::milliseconds drain) {
   impl_->changed.notify_all();
   for (auto& w : impl_->workers)
     if (w.joinable()) w.join();
+  impl_->stop_provisioner();
   impl_->pool.shutdown_all();
 }
 

@@ -94,6 +94,7 @@ void Engine::Impl::run_job(const std::string& name, const std::string& version) 
     return;
   }
   it->second = std::move(next);
+  refresh_provisioned(it->second);  // a configuration on this version (or an alias of it) can start now
   if (before.image != done.image || before.snapshot != done.snapshot) {
     pool.retire(pool_key(name, before));
     release({before});

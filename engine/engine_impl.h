@@ -19,6 +19,7 @@
 #include "engine/data_dir_lock.h"
 #include "engine/function_store.h"
 #include "engine/invocation_metrics.h"
+#include "engine/provisioned_configs.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
 #include "engine/sandbox_process.h"
@@ -32,6 +33,8 @@ namespace engine {
 // The limits an engine enforces: its options, with what they leave unset taken from this host
 // (engine_concurrency.cpp).
 ConcurrencyConfig concurrency_config(const ConcurrencyOptions& o);
+// Now, as Lambda writes LastModified (control_plane.cpp).
+std::string now_iso8601();
 }  // namespace engine
 
 struct Engine::Impl {
@@ -55,7 +58,9 @@ struct Engine::Impl {
   std::unique_ptr<engine::CgroupParent> cgroups;  // null: VMM processes run without limits
   double cpu_scale = 1;
   engine::ConcurrencyLimits limits;  // before pool: pooled sandboxes hold memory leases on it
+  engine::ProvisionedConfigs provisioned;  // before pool: provisioned sandboxes report to it when gone
   engine::SandboxPool pool;
+  std::thread provisioner;  // starts provisioned sandboxes (with build workers only)
   std::string data_text;
   std::atomic<unsigned> busy{0};
   std::atomic<bool> draining{false};
@@ -102,6 +107,32 @@ struct Engine::Impl {
   // engine_concurrency.cpp: the records' reservations into `limits` (at start-up).
   void load_reservations();
 
+  // engine_provisioned.cpp
+  // Pool keys of provisioned sandboxes: "provisioned:F/Q/GEN". ':' is in no function name, so
+  // retiring a function's on-demand keys ("F/") never reaches another's provisioned ones.
+  static std::string provisioned_prefix(const std::string& function, const std::string& qualifier = {});
+  static std::string provisioned_pool_key(const std::string& function, const std::string& qualifier,
+                                          uint64_t generation);
+  // Shuts down the idle provisioned sandboxes of a function, or of one of its qualifiers; busy ones go when
+  // they come back (still_wanted). Call with `mu` held or not.
+  void retire_provisioned(const std::string& function, const std::string& qualifier = {});
+  // The records' configurations into `provisioned` and `limits` (at start-up).
+  void load_provisioned();
+  // r's configurations into `provisioned`, each with the artifact its qualifier resolves to now
+  // (none while that version is not Active); the idle sandboxes of an artifact no longer current
+  // are shut down, busy ones as they come back. `put_again` (just put by a caller) is put even
+  // when unchanged: that retries one that FAILED. Caller holds mu.
+  void refresh_provisioned(const engine::FunctionRecord& r, const std::string& put_again = {});
+  unsigned provisioned_total(const engine::FunctionRecord& r) const;
+  void provision_loop();
+  void provision_one(const engine::ProvisionWork& w);
+  // An idle provisioned sandbox for invoking `qualifier` of `name` whose artifact is `key`, or nullptr.
+  std::unique_ptr<engine::PooledSandbox> take_provisioned(const std::string& name, const std::string& qualifier,
+                                                          const std::string& key);
+  // Back to its configuration if it is still wanted, else shut down.
+  void give_back_provisioned(std::unique_ptr<engine::PooledSandbox> s);
+  void stop_provisioner();
+
   // engine_background.cpp
   void enqueue(const std::string& name, const std::string& version);  // caller holds mu
   void worker_loop();
@@ -111,12 +142,13 @@ struct Engine::Impl {
   engine::SandboxOptions sandbox_options(const std::string& name, const engine::VersionRecord& v) const;
   // The VMM executable and a fresh cgroup with the version's limits.
   engine::VmmLaunch launch(const engine::VersionRecord& v) const;
-  // A new sandbox of version `v` for invocation `id` (its INIT lines go to the invocation's log
-  // route): under the burst rate and with its memory in the budget (idle sandboxes shut down to
-  // make room). Throws kThrottled; nullptr with `failed` set when INIT failed (Lambda returns
-  // that as the invocation's function error).
-  std::unique_ptr<engine::PooledSandbox> new_sandbox(const std::string& name, const engine::VersionRecord& v,
-                                                     const std::string& id, InvokeResult& failed);
+  // A new sandbox of version `v` for invocation `id` (its INIT lines go to that log route),
+  // its memory in the budget (idle sandboxes shut down to make room), INIT of
+  // `initialization_type` where it is cold-started. Throws kThrottled; nullptr with `failed` set
+  // when INIT failed (Lambda returns that as the invocation's function error).
+  std::unique_ptr<engine::PooledSandbox> start_sandbox(const std::string& name, const engine::VersionRecord& v,
+                                                       const std::string& id, InvokeResult& failed,
+                                                       const std::string& initialization_type = "on-demand");
   engine::ConcurrencyLimits::MemoryLease memory_for(const engine::VersionRecord& v);
   // Runs one invocation, with the sandbox on `running` while it does: a shutdown whose drain
   // runs out ends it, and the invocation says so.

@@ -143,9 +143,9 @@ engine::ConcurrencyLimits::MemoryLease Engine::Impl::memory_for(const VersionRec
   }
 }
 
-std::unique_ptr<engine::PooledSandbox> Engine::Impl::new_sandbox(const std::string& name, const VersionRecord& v,
-                                                                 const std::string& id, InvokeResult& failed) {
-  limits.take_scale_token(name);
+std::unique_ptr<engine::PooledSandbox> Engine::Impl::start_sandbox(const std::string& name, const VersionRecord& v,
+                                                                   const std::string& id, InvokeResult& failed,
+                                                                   const std::string& initialization_type) {
   auto leased = std::make_unique<engine::PooledSandbox>();
   leased->memory = memory_for(v);
   leased->log = std::make_shared<engine::LogRoute>(
@@ -154,6 +154,7 @@ std::unique_ptr<engine::PooledSandbox> Engine::Impl::new_sandbox(const std::stri
         if (options.on_log) options.on_log(LogEvent{fn, ver, rid, std::string(line)});
       });
   auto o = sandbox_options(name, v);
+  o.initialization_type = initialization_type;
   o.log = [route = leased->log](std::string_view line) { route->emit(line); };
   leased->log->begin_invocation(id);
   try {
@@ -217,18 +218,25 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   std::string key = Impl::pool_key(ref.name, v);
   std::string id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
 
-  // The slot outlives the sandbox's return to the pool: the invocation admitted next finds it
+  // A provisioned sandbox first: those count against the limits already. Else an on-demand
+  // one, whose slot outlives its return to the pool: the invocation admitted next finds it
   // idle rather than making another past the function's limit.
-  engine::ConcurrencyLimits::Slot slot;
   std::unique_ptr<engine::PooledSandbox> leased;
+  if (ref.kind == QualifierKind::kVersion || ref.kind == QualifierKind::kAlias)
+    leased = impl_->take_provisioned(ref.name, ref.qualifier, key);
+  const bool provisioned = leased != nullptr;
+  engine::ConcurrencyLimits::Slot slot;
   try {
-    slot = impl_->limits.admit(ref.name);
-    leased = impl_->pool.take(key);
+    if (!provisioned) {
+      slot = impl_->limits.admit(ref.name);
+      leased = impl_->pool.take(key);
+    }
     if (leased) {
       ++impl_->reused;
     } else {
+      impl_->limits.take_scale_token(ref.name);
       InvokeResult failed;
-      leased = impl_->new_sandbox(ref.name, v, id, failed);
+      leased = impl_->start_sandbox(ref.name, v, id, failed);
       if (!leased) {
         impl_->metrics.failed_to_start(ref.name, v.version);
         return failed;
@@ -265,7 +273,10 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
     std::lock_guard lock(impl_->mu);
     keep = impl_->key_is_current(ref.name, v.version, key);
   }
-  impl_->pool.give_back(key, std::move(leased), keep);
+  if (provisioned)
+    impl_->give_back_provisioned(std::move(leased));
+  else
+    impl_->pool.give_back(key, std::move(leased), keep);
   return r;
 }
 

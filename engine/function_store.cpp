@@ -139,6 +139,11 @@ std::string to_json_text(const FunctionRecord& r) {
   json j = {{"format", kRecordFormat}, {"name", r.name},         {"latest", version_json(r.latest)},
             {"versions", versions},    {"last_version", r.last_version}, {"aliases", aliases}};
   if (r.reserved_concurrency) j["reserved_concurrency"] = *r.reserved_concurrency;
+  if (!r.provisioned.empty()) {
+    json p = json::object();
+    for (const auto& [q, c] : r.provisioned) p[q] = {{"requested", c.requested}, {"last_modified", c.last_modified}};
+    j["provisioned_concurrency"] = p;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -160,6 +165,9 @@ FunctionRecord function_record_from_json_text(const std::string& text) {
       r.aliases.emplace(rec.name, std::move(rec));
     }
     if (j.contains("reserved_concurrency")) r.reserved_concurrency = j["reserved_concurrency"].get<unsigned>();
+    if (j.contains("provisioned_concurrency"))
+      for (const auto& [q, c] : j["provisioned_concurrency"].items())
+        r.provisioned[q] = {c.at("requested").get<unsigned>(), c.at("last_modified").get<std::string>()};
     return r;
   } catch (const json::exception& e) {
     throw Error(std::string("function record: ") + e.what());

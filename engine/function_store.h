@@ -34,6 +34,12 @@ struct AliasRecord {
   std::optional<AliasRouting> routing;
 };
 
+// PutProvisionedConcurrencyConfig on one qualifier (a version number or an alias).
+struct ProvisionedRecord {
+  unsigned requested = 0;
+  std::string last_modified;
+};
+
 struct FunctionRecord {
   std::string name;
   VersionRecord latest;
@@ -41,6 +47,7 @@ struct FunctionRecord {
   unsigned last_version = 0;                   // numbers are never reused, even after deletes
   std::map<std::string, AliasRecord> aliases;
   std::optional<unsigned> reserved_concurrency;  // PutFunctionConcurrency
+  std::map<std::string, ProvisionedRecord> provisioned;  // by qualifier
 
   // nullptr when the record has no such version ("$LATEST" or a number).
   const VersionRecord* find_version(const std::string& version) const;

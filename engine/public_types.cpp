@@ -1,4 +1,5 @@
 // The names of the public enums, as the Lambda API spells them.
+#include "thaw/engine.h"
 #include "thaw/error.h"
 #include "thaw/function.h"
 
@@ -7,6 +8,7 @@ namespace thaw {
 std::string_view lambda_exception_name(ErrorCode code) {
   switch (code) {
     case ErrorCode::kNotFound: return "ResourceNotFoundException";
+    case ErrorCode::kProvisionedConfigNotFound: return "ProvisionedConcurrencyConfigNotFoundException";
     case ErrorCode::kNotReady: return "ResourceNotReadyException";
     case ErrorCode::kSnapStartNotReady: return "SnapStartNotReadyException";
     case ErrorCode::kInvalidParameter: return "InvalidParameterValueException";
@@ -26,6 +28,7 @@ std::string_view lambda_exception_name(ErrorCode code) {
 int http_status(ErrorCode code) {
   switch (code) {
     case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kProvisionedConfigNotFound: return 404;
     case ErrorCode::kNotReady: return 502;
     case ErrorCode::kSnapStartNotReady: return 409;
     case ErrorCode::kInvalidParameter: return 400;
@@ -63,6 +66,15 @@ std::string_view to_string(LastUpdateStatus s) {
 
 std::string_view to_string(SnapStartApplyOn a) {
   return a == SnapStartApplyOn::kPublishedVersions ? "PublishedVersions" : "None";
+}
+
+std::string_view to_string(ProvisionedStatus s) {
+  switch (s) {
+    case ProvisionedStatus::kInProgress: return "IN_PROGRESS";
+    case ProvisionedStatus::kReady: return "READY";
+    case ProvisionedStatus::kFailed: return "FAILED";
+  }
+  return "FAILED";
 }
 
 }  // namespace thaw

@@ -177,11 +177,13 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     return r;
   }
   bool first = std::exchange(first_invoke_, false);
-  if (first && loader_) {
+  // Provisioned concurrency's INIT or restore ran ahead of any invocation: its REPORT has neither.
+  const bool reports_start = first && options_.initialization_type != "provisioned-concurrency";
+  if (reports_start && loader_) {
     r.report.start.kind = StartInfo::Kind::kRestored;
     r.report.start.restore_ms = restore_ms_;
     r.report.start.billed_restore_ms = restore_hooks_ms_;
-  } else if (first) {
+  } else if (reports_start) {
     r.report.start.kind = StartInfo::Kind::kCold;
     r.report.start.init_ms = init_ms_;
   }

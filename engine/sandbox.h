@@ -58,7 +58,8 @@ struct SandboxOptions {
   std::chrono::milliseconds boot_allowance{120'000};
   // INIT's budget; zero: the image's (its function config's init_timeout_s).
   std::chrono::milliseconds init_timeout{0};
-  // "on-demand" or "snap-start" (AWS_LAMBDA_INITIALIZATION_TYPE).
+  // "on-demand", "snap-start" or "provisioned-concurrency" (AWS_LAMBDA_INITIALIZATION_TYPE; the
+  // last one's first invocation reports no INIT or restore: they ran ahead of it).
   std::string initialization_type = "on-demand";
   std::string region = "us-east-1";
   std::string account_id = "000000000000";

@@ -72,7 +72,7 @@ std::unique_ptr<PooledSandbox> SandboxPool::take(const std::string& key) {
   return s;
 }
 
-void SandboxPool::give_back(const std::string& key, std::unique_ptr<PooledSandbox> s, bool keep) {
+void SandboxPool::give_back(const std::string& key, std::unique_ptr<PooledSandbox> s, bool keep, bool pinned) {
   if (!s) return;
   std::vector<std::unique_ptr<PooledSandbox>> gone;
   {
@@ -82,19 +82,19 @@ void SandboxPool::give_back(const std::string& key, std::unique_ptr<PooledSandbo
     } else {
       auto timeout = idle_timeout_.count() > 0 ? idle_timeout_ : std::chrono::milliseconds::max() / 4;
       auto jitter = std::chrono::milliseconds(idle_timeout_.count() > 0 ? random_u64() % (idle_timeout_.count() / 10 + 1) : 0);
-      idle_.emplace(key, Idle{std::move(s), Clock::now() + timeout + jitter});
+      idle_.emplace(key, Idle{std::move(s), pinned ? Clock::time_point::max() : Clock::now() + timeout + jitter});
     }
   }
   cv_.notify_all();
   shut_down(std::move(gone));
 }
 
-void SandboxPool::retire(const std::string& prefix) {
+void SandboxPool::retire(const std::string& prefix, bool pinned_too) {
   std::vector<std::unique_ptr<PooledSandbox>> gone;
   {
     std::lock_guard lock(mu_);
     for (auto it = idle_.begin(); it != idle_.end();) {
-      if (it->first.starts_with(prefix)) {
+      if (it->first.starts_with(prefix) && (pinned_too || it->second.expires != Clock::time_point::max())) {
         gone.push_back(std::move(it->second.sandbox));
         it = idle_.erase(it);
       } else {
@@ -111,7 +111,7 @@ bool SandboxPool::shut_down_least_recent() {
     std::lock_guard lock(mu_);
     auto oldest = std::min_element(idle_.begin(), idle_.end(),
                                    [](const auto& a, const auto& b) { return a.second.expires < b.second.expires; });
-    if (oldest == idle_.end()) return false;
+    if (oldest == idle_.end() || oldest->second.expires == Clock::time_point::max()) return false;  // pinned
     gone.push_back(std::move(oldest->second.sandbox));
     idle_.erase(oldest);
   }

@@ -42,10 +42,22 @@ class LogRoute {
 };
 
 struct PooledSandbox {
+  PooledSandbox() = default;
+  PooledSandbox(const PooledSandbox&) = delete;
+  PooledSandbox& operator=(const PooledSandbox&) = delete;
+  ~PooledSandbox() {
+    if (on_gone) on_gone();
+  }
+
   ConcurrencyLimits::MemoryLease memory;  // first: given back after the sandbox is gone
   std::unique_ptr<SandboxProcess> sandbox;
   std::shared_ptr<LogRoute> log;
   uint64_t invocations = 0;
+  // A sandbox provisioned for a configuration: its (function, qualifier) and generation, and
+  // what tells the configuration that it is gone (set while it counts as one of its sandboxes).
+  std::pair<std::string, std::string> provisioned_for;
+  uint64_t provisioned_generation = 0;
+  std::function<void()> on_gone;
 };
 
 class SandboxPool {
@@ -58,10 +70,12 @@ class SandboxPool {
   // An idle sandbox of `key`, or nullptr. The caller owns it until give_back().
   std::unique_ptr<PooledSandbox> take(const std::string& key);
   // Back to idle if it is alive and `keep` (its version is still current); else shut down.
-  void give_back(const std::string& key, std::unique_ptr<PooledSandbox> s, bool keep);
+  // `pinned`: never shut down for idleness nor to make room (provisioned concurrency).
+  void give_back(const std::string& key, std::unique_ptr<PooledSandbox> s, bool keep, bool pinned = false);
   // Shuts down the idle sandboxes of every key that starts with `prefix` (a function, or one
   // of its versions, that changed or went away); busy ones go when given back without keep.
-  void retire(const std::string& prefix);
+  // `pinned_too` false spares the pinned ones.
+  void retire(const std::string& prefix, bool pinned_too = true);
   // Shuts down the idle sandbox whose idle time ends first (of any key: the least recently used,
   // as every sandbox gets the same timeout), to make room for another. False: none is idle.
   bool shut_down_least_recent();

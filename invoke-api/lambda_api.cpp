@@ -141,6 +141,22 @@ HttpResponse LambdaApi::dispatch(const Route& route, const HttpRequest& request,
     }
     case Operation::kDeleteFunctionConcurrency: engine_.delete_function_concurrency(route.function); return no_content();
     case Operation::kGetAccountSettings: return json_response(200, account_settings_json(engine_.account_settings()));
+    case Operation::kPutProvisionedConcurrencyConfig: {
+      unsigned n = parse_put_provisioned_concurrency(request.body);
+      return json_response(202, provisioned_concurrency_json(engine_.put_provisioned_concurrency(route.function, qualifier, n)));
+    }
+    case Operation::kGetProvisionedConcurrencyConfig:
+      return json_response(200, provisioned_concurrency_json(engine_.get_provisioned_concurrency(route.function, qualifier)));
+    case Operation::kListProvisionedConcurrencyConfigs: {
+      std::string arn = engine_.get_function(route.function).arn;
+      json items = json::array();
+      for (const auto& p : engine_.list_provisioned_concurrency(route.function))
+        items.push_back(provisioned_concurrency_json(p, arn));
+      return json_response(200, {{"ProvisionedConcurrencyConfigs", items}});
+    }
+    case Operation::kDeleteProvisionedConcurrencyConfig:
+      engine_.delete_provisioned_concurrency(route.function, qualifier);
+      return no_content();
   }
   throw ApiError("ServiceException", 500, "operation not dispatched");
 }

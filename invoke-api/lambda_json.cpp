@@ -50,4 +50,15 @@ nlohmann::json account_settings_json(const AccountSettings& a) {
           {"AccountUsage", {{"TotalCodeSize", a.total_code_size}, {"FunctionCount", a.function_count}}}};
 }
 
+nlohmann::json provisioned_concurrency_json(const ProvisionedConcurrencyInfo& p, const std::string& function_arn) {
+  nlohmann::json j = {{"RequestedProvisionedConcurrentExecutions", p.requested},
+                      {"AvailableProvisionedConcurrentExecutions", p.allocated},
+                      {"AllocatedProvisionedConcurrentExecutions", p.allocated},
+                      {"Status", std::string(to_string(p.status))},
+                      {"LastModified", p.last_modified}};
+  if (!p.status_reason.empty()) j["StatusReason"] = p.status_reason;
+  if (!function_arn.empty()) j["FunctionArn"] = function_arn + ":" + p.qualifier;
+  return j;
+}
+
 }  // namespace thaw::api

@@ -11,5 +11,7 @@ namespace thaw::api {
 nlohmann::json function_configuration(const FunctionInfo& f);
 nlohmann::json alias_configuration(const AliasInfo& a);
 nlohmann::json account_settings_json(const AccountSettings& a);  // GetAccountSettingsResponse
+// GetProvisionedConcurrencyConfigResponse; with `function_arn`, the ProvisionedConcurrencyConfigListItem.
+nlohmann::json provisioned_concurrency_json(const ProvisionedConcurrencyInfo& p, const std::string& function_arn = {});
 
 }  // namespace thaw::api

@@ -208,4 +208,10 @@ unsigned parse_put_concurrency(const std::string& body) {
   return *n;
 }
 
+unsigned parse_put_provisioned_concurrency(const std::string& body) {
+  auto n = Body(body).uint("ProvisionedConcurrentExecutions");
+  if (!n) throw invalid_parameter("ProvisionedConcurrentExecutions is required");
+  return *n;
+}
+
 }  // namespace thaw::api

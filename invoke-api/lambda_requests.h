@@ -41,10 +41,12 @@ struct AliasInput {
 };
 AliasInput parse_alias(const std::string& body, bool create);
 
-// A role ARN as IAM spells it: arn:aws:iam::<12 digits>:role/<path and name>.
 // PutFunctionConcurrency's ReservedConcurrentExecutions (required, >= 0).
 unsigned parse_put_concurrency(const std::string& body);
+// PutProvisionedConcurrencyConfig's ProvisionedConcurrentExecutions (required; the engine wants >= 1).
+unsigned parse_put_provisioned_concurrency(const std::string& body);
 
+// A role ARN as IAM spells it: arn:aws:iam::<12 digits>:role/<path and name>.
 bool is_role_arn(const std::string& role);
 
 }  // namespace thaw::api

@@ -116,6 +116,16 @@ Route route(std::string_view method, std::string_view target) {
     return r;
   }
   if (collection != "functions") unknown(method, path);
+  if (version == "2019-09-30" && parts.size() == 2 && parts[1] == "provisioned-concurrency") {
+    r.function = percent_decode(parts[0]);
+    if (method == "PUT") r.op = Operation::kPutProvisionedConcurrencyConfig;
+    else if (method == "DELETE") r.op = Operation::kDeleteProvisionedConcurrencyConfig;
+    else if (method == "GET")
+      r.op = r.query.contains("List") ? Operation::kListProvisionedConcurrencyConfigs
+                                      : Operation::kGetProvisionedConcurrencyConfig;
+    else unknown(method, path);
+    return r;
+  }
   if ((version == "2017-10-31" || version == "2019-09-30") && parts.size() == 2 && parts[1] == "concurrency") {
     r.op = concurrency_operation(method, path);
     r.function = percent_decode(parts[0]);
@@ -158,6 +168,10 @@ std::string_view name_of(Operation op) {
     case Operation::kGetFunctionConcurrency: return "GetFunctionConcurrency";
     case Operation::kDeleteFunctionConcurrency: return "DeleteFunctionConcurrency";
     case Operation::kGetAccountSettings: return "GetAccountSettings";
+    case Operation::kPutProvisionedConcurrencyConfig: return "PutProvisionedConcurrencyConfig";
+    case Operation::kGetProvisionedConcurrencyConfig: return "GetProvisionedConcurrencyConfig";
+    case Operation::kListProvisionedConcurrencyConfigs: return "ListProvisionedConcurrencyConfigs";
+    case Operation::kDeleteProvisionedConcurrencyConfig: return "DeleteProvisionedConcurrencyConfig";
   }
   return "?";
 }

@@ -29,6 +29,10 @@ enum class Operation {
   kGetFunctionConcurrency,
   kDeleteFunctionConcurrency,
   kGetAccountSettings,
+  kPutProvisionedConcurrencyConfig,
+  kGetProvisionedConcurrencyConfig,
+  kListProvisionedConcurrencyConfigs,  // GET with List=ALL
+  kDeleteProvisionedConcurrencyConfig,
 };
 
 std::string_view name_of(Operation op);  // "Invoke", "CreateFunction", ...

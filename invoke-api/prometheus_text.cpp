@@ -82,6 +82,25 @@ void per_function(Writer& w, const EngineMetrics& m, const EngineStats& s) {
     if (f.reserved >= 0)
       w.sample("lambda_reserved_concurrent_executions",
                "function_name=\"" + prometheus_label_value(f.function) + "\"", double(f.reserved));
+  auto provisioned = [&](std::string_view name, std::string_view help, std::string_view type, auto value) {
+    w.family(name, help, type);
+    for (const auto& p : m.provisioned)
+      w.sample(name, "function_name=\"" + prometheus_label_value(p.function) + "\",resource=\"" +
+                         prometheus_label_value(p.function + ":" + p.qualifier) + "\"",
+               double(value(p)));
+  };
+  provisioned("lambda_provisioned_concurrent_executions", "Invocations running on provisioned sandboxes now.", "gauge",
+              [](const ProvisionedMetrics& p) { return p.in_use; });
+  provisioned("lambda_provisioned_concurrency_utilization",
+              "Provisioned sandboxes running an invocation, as a fraction of those allocated.", "gauge",
+              [](const ProvisionedMetrics& p) { return p.allocated ? double(p.in_use) / p.allocated : 0.0; });
+  provisioned("lambda_provisioned_concurrency_invocations_total", "Invocations that ran on a provisioned sandbox.",
+              "counter", [](const ProvisionedMetrics& p) { return p.invocations; });
+  provisioned("lambda_provisioned_concurrency_spillover_invocations_total",
+              "Invocations of a provisioned version or alias that found none idle and ran on demand.", "counter",
+              [](const ProvisionedMetrics& p) { return p.spillover_invocations; });
+  provisioned("thaw_provisioned_concurrency_allocated", "Provisioned sandboxes initialized (of those requested).",
+              "gauge", [](const ProvisionedMetrics& p) { return p.allocated; });
   w.family("lambda_account_concurrent_executions", "Invocations running now, all functions together.", "gauge");
   w.sample("lambda_account_concurrent_executions", "", s.concurrent_executions);
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "thaw/error.h"
@@ -107,6 +108,20 @@ struct AccountSettings {
   uint64_t code_size_zipped_limit = 0, code_size_unzipped_limit = 0, total_code_size_limit = 0;
 };
 
+enum class ProvisionedStatus { kInProgress, kReady, kFailed };
+std::string_view to_string(ProvisionedStatus s);  // "IN_PROGRESS", "READY", "FAILED"
+
+// A provisioned concurrency configuration (GetProvisionedConcurrencyConfig): that many sandboxes
+// of a version or alias initialized ahead and kept, never reaped for idleness.
+struct ProvisionedConcurrencyInfo {
+  std::string function, qualifier;
+  unsigned requested = 0;
+  unsigned allocated = 0;  // sandboxes initialized for it (idle or running an invocation)
+  ProvisionedStatus status = ProvisionedStatus::kInProgress;
+  std::string status_reason;  // why FAILED
+  std::string last_modified;  // ISO 8601
+};
+
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});
@@ -144,6 +159,20 @@ class Engine {
   void delete_function_concurrency(const std::string& function);
   AccountSettings account_settings() const;
 
+  // Provisioned concurrency on a published version or an alias (not $LATEST: kInvalidParameter).
+  // Returns at once with status kInProgress; the sandboxes start in the background (restored
+  // from the version's snapshot, or cold-started with INIT type provisioned-concurrency), and
+  // the status turns kReady, or kFailed with the reason. They count against the function's
+  // reserved concurrency and the account's, and invocations of that qualifier use them first.
+  // Kept in the function's record: the sandboxes are started again after a restart.
+  ProvisionedConcurrencyInfo put_provisioned_concurrency(const std::string& function, const std::string& qualifier,
+                                                         unsigned count);
+  // kProvisionedConfigNotFound where the qualifier has none.
+  ProvisionedConcurrencyInfo get_provisioned_concurrency(const std::string& function,
+                                                         const std::string& qualifier) const;
+  std::vector<ProvisionedConcurrencyInfo> list_provisioned_concurrency(const std::string& function) const;
+  void delete_provisioned_concurrency(const std::string& function, const std::string& qualifier);
+
   // Blocks until the version the qualifier names is Active (returned) or Failed (EngineError
   // kSandboxError with the reason), or throws kNotReady after `timeout`.
   FunctionInfo wait_until_ready(const std::string& function, const std::string& qualifier = {},
@@ -156,7 +185,8 @@ class Engine {
   InvokeResult invoke(const InvokeRequest& request);
 
   // Shuts down the idle sandboxes of `function` (a name; empty: of every function) now rather
-  // than at their idle timeout: to give memory back, or to measure new sandboxes.
+  // than at their idle timeout: to give memory back, or to measure new sandboxes. Provisioned
+  // sandboxes stay (they go with their configuration).
   void release_idle_sandboxes(const std::string& function = {});
 
   EngineStats stats() const;

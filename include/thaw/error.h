@@ -9,6 +9,7 @@ namespace thaw {
 
 enum class ErrorCode {
   kNotFound,          // ResourceNotFoundException (404): no such function, version or alias
+  kProvisionedConfigNotFound,  // ProvisionedConcurrencyConfigNotFoundException (404)
   kNotReady,          // ResourceNotReadyException (502): the function's image is still building
   kSnapStartNotReady, // SnapStartNotReadyException (409): the version's snapshot is being taken
   kInvalidParameter,  // InvalidParameterValueException (400)

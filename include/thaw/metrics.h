@@ -33,9 +33,19 @@ struct FunctionConcurrency {
   int64_t reserved = -1;               // reserved concurrency; -1: none
 };
 
+// A provisioned concurrency configuration's sandboxes and how invocations used them.
+struct ProvisionedMetrics {
+  std::string function, qualifier;  // qualifier: the version or alias it is for
+  unsigned requested = 0, allocated = 0;
+  unsigned in_use = 0;  // running an invocation now
+  uint64_t invocations = 0;            // that ran on a provisioned sandbox
+  uint64_t spillover_invocations = 0;  // that found none idle and ran on demand
+};
+
 struct EngineMetrics {
   std::vector<VersionMetrics> versions;
   std::vector<FunctionConcurrency> functions;
+  std::vector<ProvisionedMetrics> provisioned;
 };
 
 }  // namespace thaw

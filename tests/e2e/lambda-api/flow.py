@@ -209,6 +209,36 @@ def boto3_flow(server):
     log = base64.b64decode(r["LogResult"]).decode()
     check(body["code"] == "v2" and "Restore Duration: " in log, "the version was restored", log)
 
+    step("Provisioned concurrency on the SnapStart version: IN_PROGRESS then READY, its invoke starts nothing")
+    try:
+        c.put_provisioned_concurrency_config(FunctionName="echo", Qualifier="$LATEST",
+                                             ProvisionedConcurrentExecutions=1)
+        raise AssertionError("$LATEST was provisioned")
+    except c.exceptions.InvalidParameterValueException:
+        pass
+    r = c.put_provisioned_concurrency_config(FunctionName="echo", Qualifier=v3["Version"],
+                                             ProvisionedConcurrentExecutions=1)
+    check(r["RequestedProvisionedConcurrentExecutions"] == 1 and r["Status"] in ("IN_PROGRESS", "READY"),
+          "PutProvisionedConcurrencyConfig", r)
+    for _ in range(600):
+        got = c.get_provisioned_concurrency_config(FunctionName="echo", Qualifier=v3["Version"])
+        if got["Status"] != "IN_PROGRESS":
+            break
+        time.sleep(0.5)
+    check(got["Status"] == "READY" and got["AllocatedProvisionedConcurrentExecutions"] == 1, "READY", got)
+    r, body = invoke(c, "echo", {"provisioned": True}, Qualifier=v3["Version"], LogType="Tail")
+    log = base64.b64decode(r["LogResult"]).decode()
+    check("Restore Duration" not in log and "Init Duration" not in log, "the provisioned sandbox ran it", log)
+    listed = c.list_provisioned_concurrency_configs(FunctionName="echo")["ProvisionedConcurrencyConfigs"]
+    check([p["FunctionArn"].rsplit(":", 1)[1] for p in listed] == [v3["Version"]], "ListProvisionedConcurrencyConfigs",
+          listed)
+    c.delete_provisioned_concurrency_config(FunctionName="echo", Qualifier=v3["Version"])
+    try:
+        c.get_provisioned_concurrency_config(FunctionName="echo", Qualifier=v3["Version"])
+        raise AssertionError("a deleted configuration was found")
+    except c.exceptions.ProvisionedConcurrencyConfigNotFoundException:
+        pass
+
     step("Reserved concurrency: Put/Get/DeleteFunctionConcurrency, GetAccountSettings; reserved 0 throttles")
     account = c.get_account_settings()
     limit = account["AccountLimit"]["ConcurrentExecutions"]

@@ -490,5 +490,75 @@ TEST_F(EngineKvm, ReservedConcurrencyCapsTheSandboxesAndThrottlesTheRestWithItsR
   EXPECT_EQ(after.function_error, "") << after.payload;
 }
 
+// Invokes `qualifier` of `function` from `n` threads at once; the results in thread order.
+std::vector<InvokeResult> invoke_together(Engine& engine, const std::string& function, const std::string& qualifier,
+                                          unsigned n, const std::string& payload) {
+  std::vector<InvokeResult> results(n);
+  std::latch go(n);
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      results[i] = engine.invoke({.function = function, .qualifier = qualifier, .payload = payload});
+    });
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+bool report_names_a_start(const InvokeResult& r) {
+  for (const auto& line : r.log_lines)
+    if (line.starts_with("REPORT") &&
+        (line.find("Init Duration") != std::string::npos || line.find("Restore Duration") != std::string::npos))
+      return true;
+  return false;
+}
+
+TEST_F(EngineKvm, ProvisionedSandboxesAreReadyBeforeTheFirstInvokeAndTheThirdSpillsOver) {
+  Engine engine(options());
+  engine.create_function("ahead", python(), {.directory = example("python-sleep")});
+  engine.wait_until_ready("ahead");
+  const std::string v = engine.publish_version("ahead").version;
+  engine.wait_until_ready("ahead", v);
+  EXPECT_EQ(code_of([&] { engine.put_provisioned_concurrency("ahead", "$LATEST", 1); }), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(engine.put_provisioned_concurrency("ahead", v, 2).status, ProvisionedStatus::kInProgress);
+
+  // The provisioner starts them one after the other (cold: this version has no snapshot).
+  ProvisionedConcurrencyInfo info;
+  for (int i = 0; i < 6000; ++i) {
+    info = engine.get_provisioned_concurrency("ahead", v);
+    if (info.status != ProvisionedStatus::kInProgress) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(info.status, ProvisionedStatus::kReady) << info.status_reason;
+  EXPECT_EQ(info.allocated, 2u);
+  EXPECT_EQ(engine.stats().sandboxes, 2u);
+  EXPECT_EQ(engine.stats().sandboxes_idle, 2u);
+
+  // Two at once: both on the provisioned sandboxes, whose INIT is in no REPORT.
+  for (const auto& r : invoke_together(engine, "ahead", v, 2, R"({"seconds": 1})")) {
+    EXPECT_EQ(r.function_error, "") << r.payload;
+    EXPECT_EQ(r.report.start, StartKind::kWarm);
+    EXPECT_FALSE(report_names_a_start(r));
+  }
+  EXPECT_EQ(engine.stats().sandboxes_started_cold, 2u);
+
+  // Three at once: the third spills over to an on-demand sandbox, cold-started.
+  unsigned cold = 0;
+  for (const auto& r : invoke_together(engine, "ahead", v, 3, R"({"seconds": 2})")) {
+    EXPECT_EQ(r.function_error, "") << r.payload;
+    cold += r.report.start == StartKind::kCold;
+  }
+  EXPECT_EQ(cold, 1u);
+  EXPECT_EQ(engine.stats().sandboxes, 3u);
+
+  // Idle release spares them; deleting the configuration shuts them down.
+  engine.release_idle_sandboxes();
+  EXPECT_EQ(engine.stats().sandboxes, 2u);
+  engine.delete_provisioned_concurrency("ahead", v);
+  EXPECT_EQ(engine.stats().sandboxes, 0u);
+  EXPECT_TRUE(vmm_children().empty());
+  EXPECT_EQ(code_of([&] { engine.get_provisioned_concurrency("ahead", v); }), ErrorCode::kProvisionedConfigNotFound);
+}
+
 }  // namespace
 }  // namespace thaw

@@ -26,6 +26,7 @@ TEST(PrometheusText, CountersGaugesAndCumulativeHistograms) {
   m.versions.push_back(v);
   m.functions.push_back({"f", 1, 5});
   m.functions.push_back({"g", 0, -1});
+  m.provisioned.push_back({"f", "live", 4, 4, 1, 9, 2});
   EngineStats s;
   s.sandboxes = 3;
   s.sandboxes_busy = 1;
@@ -50,6 +51,11 @@ TEST(PrometheusText, CountersGaugesAndCumulativeHistograms) {
   EXPECT_TRUE(has_line(t, "lambda_async_events_received_total 7")) << t;
   EXPECT_TRUE(has_line(t, "lambda_async_events_dropped_total 2")) << t;
   EXPECT_TRUE(has_line(t, "thaw_sandboxes{state=\"starting\"} 1")) << t;
+  const std::string p = "function_name=\"f\",resource=\"f:live\"";
+  EXPECT_TRUE(has_line(t, "lambda_provisioned_concurrent_executions{" + p + "} 1")) << t;
+  EXPECT_TRUE(has_line(t, "lambda_provisioned_concurrency_utilization{" + p + "} 0.25")) << t;
+  EXPECT_TRUE(has_line(t, "lambda_provisioned_concurrency_invocations_total{" + p + "} 9")) << t;
+  EXPECT_TRUE(has_line(t, "lambda_provisioned_concurrency_spillover_invocations_total{" + p + "} 2")) << t;
   EXPECT_TRUE(t.ends_with("\n"));
 }
 
