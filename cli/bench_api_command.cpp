@@ -118,7 +118,7 @@ int run_bench_api(const BenchApiOptions& o) {
   engine.wait_until_ready("bench");
 
   api::BlockingPool pool(4096);
-  api::LambdaApi lambda(engine, {.run_in_background = [&pool](std::function<void()> job) { pool.submit(std::move(job)); }});
+  api::LambdaApi lambda(engine, {});
   api::HttpServer server({.port = 0}, [&](api::HttpRequest request, api::Responder respond) {
     pool.submit([&lambda, request = std::move(request), respond = std::move(respond)] { respond(lambda.handle(request)); });
   });

@@ -59,8 +59,10 @@ Command add_image_command(CLI::App& app);    // guest/image/: thaw image build
 Command add_invoke_command(CLI::App& app);   // engine/: thaw invoke (cold start or restore, invocations; needs KVM)
 Command add_serve_command(CLI::App& app);     // invoke-api/: thaw serve, the Lambda API over HTTP (needs KVM)
 Command add_snapshot_command(CLI::App& app);  // engine/: thaw snapshot (SnapStart INIT + snapshot; needs KVM)
+Command add_logs_command(CLI::App& app);      // engine/: thaw logs NAME, a function's log streams
 Command add_top_command(CLI::App& app);       // invoke-api/: thaw top, a server's metrics live
 // thaw function create|update-code|update-config|publish|list|get|delete|alias ...: the engine's control plane.
 std::vector<Command> add_function_commands(CLI::App& app);
+std::vector<Command> add_queue_commands(CLI::App& app);  // engine/: thaw queue list|receive, the local queues
 
 }  // namespace thaw::cli

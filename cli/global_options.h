@@ -13,7 +13,8 @@ struct GlobalOptions {
 GlobalOptions& global_options();
 
 // Engine options for a CLI command: the data directory, logs to stderr, and `builders`
-// background workers (1 for commands that build and wait, 0 for those that only read).
+// background workers (1 for commands that build and wait, 0 for those that only read); no
+// event workers.
 EngineOptions cli_engine_options(unsigned builders);
 
 // The data directory the engine will use (for exporting it to the emulated KVM host).

@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   commands.push_back(thaw::cli::add_invoke_command(app));
   commands.push_back(thaw::cli::add_serve_command(app));
   commands.push_back(thaw::cli::add_snapshot_command(app));
+  commands.push_back(thaw::cli::add_logs_command(app));
   commands.push_back(thaw::cli::add_top_command(app));
   for (auto& c : thaw::cli::add_function_commands(app)) commands.push_back(std::move(c));
+  for (auto& c : thaw::cli::add_queue_commands(app)) commands.push_back(std::move(c));
 
   try {
     app.parse(argc, argv);

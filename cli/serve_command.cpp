@@ -30,6 +30,9 @@ struct ServeArgs {
   bool insecure = false;
   unsigned drain_s = 30;
   unsigned max_threads = 4096;
+  unsigned event_workers = 4;
+  double retry_scale = 1;
+  unsigned init_timeout_s = 10;
 };
 
 // HOST:PORT, [IPv6]:PORT, or a bare PORT (on loopback).
@@ -80,9 +83,13 @@ int run_serve(const ServeArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   raise_fd_limit();
 
-  Engine engine(cli_engine_options(1));
+  auto options = cli_engine_options(1);
+  options.async.workers = a.event_workers;
+  options.async.retry_delay_scale = a.retry_scale;
+  options.init_timeout = std::chrono::seconds(a.init_timeout_s);
+  Engine engine(options);
   api::BlockingPool pool(a.max_threads);
-  api::ApiOptions api_options{.run_in_background = [&pool](std::function<void()> job) { pool.submit(std::move(job)); }};
+  api::ApiOptions api_options;
   if (verifier)
     api_options.authenticate = [&verifier](const api::HttpRequest& r) {
       verifier->verify(r, std::chrono::system_clock::now());
@@ -145,6 +152,19 @@ Command add_serve_command(CLI::App& app) {
   sub->add_option("--max-threads", a->max_threads, "requests handled at once (each Invoke holds one until it returns)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
+  sub->add_option("--event-workers", a->event_workers,
+                  "threads delivering Event invocations from the durable queue (DATA/events)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  sub->add_option("--event-retry-scale", a->retry_scale,
+                  "multiplies Lambda's retry delays for Event invocations (1 and 2 min after a function error)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  sub->add_option("--init-timeout", a->init_timeout_s,
+                  "seconds a new sandbox's INIT may take (Lambda's 10; more on a software CPU, where INIT runs "
+                  "tens of times slower)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 900));
   Command c{sub, true, [a] { return run_serve(*a); }};
   c.uses_data_dir = true;
   return c;

@@ -95,12 +95,12 @@ double engine_value(const Scrape& s, const std::string& key) {
 
 void print_table(const Scrape& now, const Scrape* before, double seconds) {
   std::printf("sandboxes: %g busy, %g idle, %g starting; %g MB held; running %g; events: %g received, %g dropped, "
-              "%g in flight\n\n",
+              "%g queued\n\n",
               engine_value(now, "thaw_sandboxes{busy}"), engine_value(now, "thaw_sandboxes{idle}"),
               engine_value(now, "thaw_sandboxes{starting}"), engine_value(now, "thaw_sandbox_memory_megabytes"),
               engine_value(now, "lambda_account_concurrent_executions"),
               engine_value(now, "lambda_async_events_received_total"),
-              engine_value(now, "lambda_async_events_dropped_total"), engine_value(now, "lambda_async_events_in_flight"));
+              engine_value(now, "lambda_async_events_dropped_total"), engine_value(now, "lambda_async_events_queued"));
   std::printf("%-28s %11s %8s %8s %9s %7s %8s %9s %9s %9s\n", "FUNCTION", "INVOCATIONS", "PER S", "ERRORS",
               "THROTTLES", "RUNNING", "RESERVED", "MEAN MS", "P50 MS", "P99 MS");
   for (const auto& [name, r] : now.functions) {

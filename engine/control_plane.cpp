@@ -62,6 +62,10 @@ FunctionSettings normalized(const std::string& name, FunctionSettings s) {
     fail(ErrorCode::kInvalidParameter, e.what());
   }
   if (s.description.size() > 256) fail(ErrorCode::kInvalidParameter, "description is longer than 256 characters");
+  if (!s.dead_letter_target.empty() && !engine::queue_name_of_arn(s.dead_letter_target))
+    fail(ErrorCode::kInvalidParameter, "DeadLetterConfig TargetArn " + s.dead_letter_target +
+                                           " is not a queue (arn:aws:sqs:REGION:ACCOUNT:NAME or arn:thaw:queue:...): "
+                                           "thaw keeps dead letters in its local queues");
   return s;
 }
 
@@ -326,6 +330,7 @@ FunctionInfo Engine::update_function_configuration(const std::string& function, 
   if (u.timeout_s) s.timeout_s = *u.timeout_s;
   if (u.environment) s.environment = *u.environment;
   if (u.snap_start) s.snap_start = *u.snap_start;
+  if (u.dead_letter_target) s.dead_letter_target = *u.dead_letter_target;
   FunctionRecord next = r;
   next.latest.settings = normalized(r.name, s);
   return impl_->commit_latest_update(r, std::move(next));
@@ -384,7 +389,8 @@ void Engine::delete_function(const std::string& function, const std::string& qua
     FunctionRecord next = r;
     std::vector<VersionRecord> gone{next.versions.at(n)};
     next.versions.erase(n);
-    next.provisioned.erase(ref.qualifier);  // its provisioned concurrency goes with it
+    next.provisioned.erase(ref.qualifier);  // its provisioned concurrency and event config go with it
+    next.event_invoke.erase(ref.qualifier);
     impl_->persist(next);
     r = std::move(next);
     impl_->limits.set_provisioned(r.name, impl_->provisioned_total(r), false);
@@ -476,7 +482,8 @@ void Engine::delete_alias(const std::string& function, const std::string& alias)
   if (!r.aliases.count(alias)) return;  // Lambda: deleting a missing alias succeeds
   FunctionRecord next = r;
   next.aliases.erase(alias);
-  next.provisioned.erase(alias);  // its provisioned concurrency goes with it
+  next.provisioned.erase(alias);  // its provisioned concurrency and event config go with it
+  next.event_invoke.erase(alias);
   impl_->persist(next);
   r = std::move(next);
   impl_->alias_invocations.erase(r.name + ":" + alias);

@@ -76,7 +76,9 @@ Engine::Impl::Impl(EngineOptions o)
       cpu_scale(cpu_scale_of(options)),
       limits(engine::concurrency_config(options.concurrency)),
       pool(options.idle_timeout),
-      data_text(data.string()) {
+      data_text(data.string()),
+      events(data / "events"),
+      queues(data / "queues") {
   records = store.load_all();
   load_reservations();
   load_provisioned();
@@ -94,6 +96,7 @@ Engine::Impl::Impl(EngineOptions o)
 }
 
 Engine::Impl::~Impl() {
+  stop_event_workers();
   stop_provisioner();
   {
     std::lock_guard lock(mu);
@@ -107,6 +110,7 @@ Engine::Impl::~Impl() {
 Engine::Engine(EngineOptions options) {
   try {
     impl_ = std::make_unique<Impl>(std::move(options));
+    impl_->start_event_workers(*this);
   } catch (const EngineError&) {
     throw;
   } catch (const std::exception& e) {
@@ -218,6 +222,7 @@ void Engine::release_idle_sandboxes(const std::string& function) {
 
 void Engine::shutdown(std::chrono::milliseconds drain) {
   if (!impl_ || impl_->draining.exchange(true)) return;
+  impl_->events.stop();  // no event starts from now on; those being delivered drain with the rest
   {
     std::unique_lock lock(impl_->mu);
     if (!impl_->changed.wait_for(lock, drain, [&] { return impl_->busy.load() == 0; })) {
@@ -234,6 +239,7 @@ void Engine::shutdown(std::chrono::milliseconds drain) {
     impl_->stopping = true;
   }
   impl_->changed.notify_all();
+  impl_->stop_event_workers();
   for (auto& w : impl_->workers)
     if (w.joinable()) w.join();
   impl_->stop_provisioner();

@@ -17,8 +17,10 @@
 #include "engine/code_store.h"
 #include "engine/concurrency_limits.h"
 #include "engine/data_dir_lock.h"
+#include "engine/event_queue.h"
 #include "engine/function_store.h"
 #include "engine/invocation_metrics.h"
+#include "engine/local_queues.h"
 #include "engine/provisioned_configs.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
@@ -43,6 +45,7 @@ struct Engine::Impl {
 
   EngineOptions options;
   std::filesystem::path data;
+  std::filesystem::path logs_dir() const { return data / "logs"; }  // engine/function_logs.h
   engine::DataDirLock lock;
   engine::FunctionStore store;
   engine::CodeStore code;
@@ -71,6 +74,15 @@ struct Engine::Impl {
   std::atomic<bool> drain_expired{false};
   std::atomic<uint64_t> started_cold{0}, restored{0}, reused{0}, throttles{0};
   engine::InvocationMetrics metrics;
+
+  // Asynchronous invocations (engine_async.cpp).
+  struct AsyncCounters {
+    std::atomic<uint64_t> received{0}, succeeded{0}, failed{0}, retried{0}, to_destination{0}, dropped{0};
+  };
+  engine::EventQueue events;
+  engine::LocalQueues queues;
+  AsyncCounters async;
+  std::vector<std::thread> event_workers;  // started by Engine's constructor, which they call back
 
   std::deque<std::pair<std::string, std::string>> jobs;  // (function, version) to build
   bool stopping = false;
@@ -106,6 +118,22 @@ struct Engine::Impl {
 
   // engine_concurrency.cpp: the records' reservations into `limits` (at start-up).
   void load_reservations();
+
+  // engine_async.cpp
+  void start_event_workers(Engine& engine);
+  void stop_event_workers();  // after the drain: a delivery under way finishes or is retried
+  // The event's configuration (Lambda's defaults where it has none); nullopt: its function is gone.
+  std::optional<EventInvokeConfig> event_config_of(const engine::QueuedEvent& e);
+  std::chrono::milliseconds retry_delay(unsigned attempt, bool function_error) const;
+  void deliver_event(Engine& engine, engine::QueuedEvent e);
+  // The final outcome: to its destination (or counted as dropped), then off the queue.
+  void finish_event(Engine& engine, const engine::QueuedEvent& e, const EventInvokeConfig& config,
+                    const std::string& condition, const std::optional<InvokeResult>& r);
+  // To the version's DeadLetterConfig queue, if it has one; false when none took it.
+  bool send_dead_letter(const engine::QueuedEvent& e, const std::string& condition,
+                        const std::optional<InvokeResult>& r);
+  std::string destination_record(const engine::QueuedEvent& e, const std::string& condition,
+                                 const std::optional<InvokeResult>& r) const;
 
   // engine_provisioned.cpp
   // Pool keys of provisioned sandboxes: "provisioned:F/Q/GEN". ':' is in no function name, so

@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "engine/alias_router.h"
 #include "engine/engine_impl.h"
+#include "engine/function_logs.h"
 #include "engine/sandbox_internal.h"
 #include "restore-hooks/host_hooks.h"
 
@@ -148,9 +149,16 @@ std::unique_ptr<engine::PooledSandbox> Engine::Impl::start_sandbox(const std::st
                                                                    const std::string& initialization_type) {
   auto leased = std::make_unique<engine::PooledSandbox>();
   leased->memory = memory_for(v);
+  std::shared_ptr<engine::LogStreamWriter> stream;
+  try {
+    stream = std::make_shared<engine::LogStreamWriter>(logs_dir(), name, v.version);
+  } catch (const std::exception& e) {
+    spdlog::warn("{}:{}: no log stream: {}", name, v.version, e.what());
+  }
   leased->log = std::make_shared<engine::LogRoute>(
       name, v.version,
-      [this](const std::string& fn, const std::string& ver, const std::string& rid, std::string_view line) {
+      [this, stream](const std::string& fn, const std::string& ver, const std::string& rid, std::string_view line) {
+        if (stream) stream->append(line);
         if (options.on_log) options.on_log(LogEvent{fn, ver, rid, std::string(line)});
       });
   auto o = sandbox_options(name, v);
@@ -167,6 +175,7 @@ std::unique_ptr<engine::PooledSandbox> Engine::Impl::start_sandbox(const std::st
       ++started_cold;
     }
   } catch (const engine::SandboxError& e) {
+    spdlog::warn("{}:{}: a new sandbox failed to start ({}): {}", name, v.version, e.error_type(), e.what());
     if (!v.snapshot.empty()) restore_failed(e, name, v.version);
     failed = failed_start(e, v.version, id);
     failed.log_lines = leased->log->end_invocation();

@@ -43,7 +43,8 @@ SnapStartApplyOn parse_apply_on(const std::string& s) {
 json settings_json(const FunctionSettings& s) {
   return {{"runtime", s.runtime},         {"handler", s.handler},         {"memory_mb", s.memory_mb},
           {"timeout_s", s.timeout_s},     {"description", s.description}, {"environment", s.environment},
-          {"snap_start", to_string(s.snap_start)}, {"role", s.role}};
+          {"snap_start", to_string(s.snap_start)}, {"role", s.role},
+          {"dead_letter_target", s.dead_letter_target}};
 }
 
 FunctionSettings settings_from(const json& j) {
@@ -56,6 +57,7 @@ FunctionSettings settings_from(const json& j) {
   s.environment = j.at("environment").get<std::map<std::string, std::string>>();
   s.snap_start = parse_apply_on(j.at("snap_start").get<std::string>());
   s.role = j.value("role", std::string());  // records written before roles were kept have none
+  s.dead_letter_target = j.value("dead_letter_target", std::string());
   return s;
 }
 
@@ -144,6 +146,13 @@ std::string to_json_text(const FunctionRecord& r) {
     for (const auto& [q, c] : r.provisioned) p[q] = {{"requested", c.requested}, {"last_modified", c.last_modified}};
     j["provisioned_concurrency"] = p;
   }
+  if (!r.event_invoke.empty()) {
+    json e = json::object();
+    for (const auto& [q, c] : r.event_invoke)
+      e[q] = {{"maximum_retry_attempts", c.maximum_retry_attempts}, {"maximum_event_age_s", c.maximum_event_age_s},
+              {"on_success", c.on_success}, {"on_failure", c.on_failure}, {"last_modified", c.last_modified}};
+    j["event_invoke_config"] = e;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -168,6 +177,15 @@ FunctionRecord function_record_from_json_text(const std::string& text) {
     if (j.contains("provisioned_concurrency"))
       for (const auto& [q, c] : j["provisioned_concurrency"].items())
         r.provisioned[q] = {c.at("requested").get<unsigned>(), c.at("last_modified").get<std::string>()};
+    if (j.contains("event_invoke_config"))
+      for (const auto& [q, c] : j["event_invoke_config"].items())
+        r.event_invoke[q] = {r.name,
+                             q,
+                             c.at("maximum_retry_attempts").get<unsigned>(),
+                             c.at("maximum_event_age_s").get<unsigned>(),
+                             c.at("on_success").get<std::string>(),
+                             c.at("on_failure").get<std::string>(),
+                             c.at("last_modified").get<std::string>()};
     return r;
   } catch (const json::exception& e) {
     throw Error(std::string("function record: ") + e.what());

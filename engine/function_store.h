@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "thaw/async.h"
 #include "thaw/function.h"
 
 namespace thaw::engine {
@@ -48,6 +49,7 @@ struct FunctionRecord {
   std::map<std::string, AliasRecord> aliases;
   std::optional<unsigned> reserved_concurrency;  // PutFunctionConcurrency
   std::map<std::string, ProvisionedRecord> provisioned;  // by qualifier
+  std::map<std::string, EventInvokeConfig> event_invoke;  // by qualifier ("$LATEST" unqualified)
 
   // nullptr when the record has no such version ("$LATEST" or a number).
   const VersionRecord* find_version(const std::string& version) const;

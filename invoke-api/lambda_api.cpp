@@ -80,11 +80,10 @@ HttpResponse LambdaApi::handle(const HttpRequest& request) {
 }
 
 HttpResponse LambdaApi::metrics_response() const {
-  AsyncEventCounts events{events_received_.load(), events_dropped_.load(), events_in_flight_.load()};
   HttpResponse r;
   r.status = 200;
   r.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-  r.body = prometheus_text(engine_.metrics(), engine_.stats(), events);
+  r.body = prometheus_text(engine_.metrics(), engine_.stats(), engine_.async_stats());
   return r;
 }
 
@@ -93,9 +92,8 @@ HttpResponse LambdaApi::dispatch(const Route& route, const HttpRequest& request,
   switch (route.op) {
     case Operation::kInvoke: return invoke(route, request, request_id);
     case Operation::kInvokeAsync: {
-      auto r = invoke_event(route.function, "", request.body, request_id);
-      r.body = json{{"Status", 202}}.dump();
-      return r;
+      engine_.invoke_async({.function = route.function, .payload = request.body, .request_id = request_id});
+      return json_response(202, {{"Status", 202}});
     }
     case Operation::kCreateFunction: return create_function(request);
     case Operation::kGetFunction: {
@@ -157,6 +155,26 @@ HttpResponse LambdaApi::dispatch(const Route& route, const HttpRequest& request,
     case Operation::kDeleteProvisionedConcurrencyConfig:
       engine_.delete_provisioned_concurrency(route.function, qualifier);
       return no_content();
+    case Operation::kPutFunctionEventInvokeConfig:
+    case Operation::kUpdateFunctionEventInvokeConfig: {
+      auto u = parse_event_invoke_config(request.body);
+      auto c = engine_.put_event_invoke_config(route.function, qualifier, u,
+                                               route.op == Operation::kPutFunctionEventInvokeConfig);
+      return json_response(200, event_invoke_config_json(c, engine_.get_function(route.function).arn));
+    }
+    case Operation::kGetFunctionEventInvokeConfig:
+      return json_response(200, event_invoke_config_json(engine_.get_event_invoke_config(route.function, qualifier),
+                                                         engine_.get_function(route.function).arn));
+    case Operation::kDeleteFunctionEventInvokeConfig:
+      engine_.delete_event_invoke_config(route.function, qualifier);
+      return no_content();
+    case Operation::kListFunctionEventInvokeConfigs: {
+      std::string arn = engine_.get_function(route.function).arn;
+      json items = json::array();
+      for (const auto& c : engine_.list_event_invoke_configs(route.function))
+        items.push_back(event_invoke_config_json(c, arn));
+      return json_response(200, {{"FunctionEventInvokeConfigs", items}});
+    }
   }
   throw ApiError("ServiceException", 500, "operation not dispatched");
 }

@@ -13,9 +13,6 @@
 namespace thaw::api {
 
 struct ApiOptions {
-  // Runs an Event invocation once its 202 is answered (on a thread of its own). Unset: the
-  // event runs before handle() returns (tests, the fuzz target).
-  std::function<void(std::function<void()>)> run_in_background{};
   // Called first with every request; throws ApiError to refuse it (SigV4Verifier). Unset: any
   // request, signed or not, is taken.
   std::function<void(const HttpRequest&)> authenticate{};
@@ -28,16 +25,11 @@ class LambdaApi {
   // Never throws: every outcome is a response (ServiceException, 500, for what nobody expected).
   HttpResponse handle(const HttpRequest& request);
 
-  // Event invocations accepted and not yet finished.
-  unsigned events_in_flight() const { return events_in_flight_.load(); }
-
  private:
   // GET /metrics: the engine's metrics as Prometheus text (prometheus_text.h).
   HttpResponse metrics_response() const;
   HttpResponse dispatch(const Route& route, const HttpRequest& request, const std::string& request_id);
   HttpResponse invoke(const Route& route, const HttpRequest& request, const std::string& request_id);
-  HttpResponse invoke_event(const std::string& function, const std::string& qualifier, std::string payload,
-                            const std::string& request_id);
   HttpResponse create_function(const HttpRequest& request);
   HttpResponse update_function_code(const Route& route, const HttpRequest& request);
   HttpResponse list_functions(const Route& route);
@@ -49,8 +41,6 @@ class LambdaApi {
 
   Engine& engine_;
   ApiOptions options_;
-  std::atomic<unsigned> events_in_flight_{0};
-  std::atomic<uint64_t> events_received_{0}, events_dropped_{0};
 };
 
 }  // namespace thaw::api

@@ -64,7 +64,13 @@ HttpResponse LambdaApi::invoke(const Route& route, const HttpRequest& request, c
     if (request.body.size() > kMaxEventPayload)
       throw ApiError("RequestTooLargeException", 413,
                      "Request must be smaller than 1048576 bytes for the InvokeFunction operation with Event invocation type");
-    return invoke_event(route.function, qualifier, payload_of(request.body), request_id);
+    InvokeRequest in{.function = route.function, .qualifier = qualifier, .payload = payload_of(request.body),
+                     .request_id = request_id};
+    engine_.invoke_async(in);  // on disk before the 202
+    HttpResponse r;
+    r.status = 202;
+    r.set_header("x-amzn-RequestId", request_id);
+    return r;
   }
   if (type != "RequestResponse") throw invalid_parameter("InvocationType must be RequestResponse, Event or DryRun");
   if (request.body.size() > kMaxSyncPayload)
@@ -84,33 +90,6 @@ HttpResponse LambdaApi::invoke(const Route& route, const HttpRequest& request, c
   if (!result.function_error.empty()) r.set_header("X-Amz-Function-Error", result.function_error);
   if (log_type == "Tail") r.set_header("X-Amz-Log-Result", log_tail(result.log_lines));
   r.body = std::move(result.payload);
-  return r;
-}
-
-HttpResponse LambdaApi::invoke_event(const std::string& function, const std::string& qualifier, std::string payload,
-                                     const std::string& request_id) {
-  engine_.get_function(function, qualifier);  // ResourceNotFoundException before the 202
-  InvokeRequest in{.function = function, .qualifier = qualifier, .payload = std::move(payload), .request_id = request_id};
-  ++events_in_flight_;
-  ++events_received_;
-  auto run = [this, in = std::move(in)] {
-    try {
-      auto r = engine_.invoke(in);
-      if (!r.function_error.empty())
-        spdlog::warn("event {} of {}: {} {}", in.request_id, in.function, r.error_type, r.payload);
-    } catch (const std::exception& e) {
-      ++events_dropped_;
-      spdlog::warn("event {} of {} was not run: {}", in.request_id, in.function, e.what());
-    }
-    --events_in_flight_;
-  };
-  if (options_.run_in_background)
-    options_.run_in_background(std::move(run));
-  else
-    run();
-  HttpResponse r;
-  r.status = 202;
-  r.set_header("x-amzn-RequestId", request_id);
   return r;
 }
 

@@ -25,6 +25,7 @@ json function_configuration(const FunctionInfo& f) {
             {"SnapStart",
              {{"ApplyOn", to_string(s.snap_start)}, {"OptimizationStatus", f.snap_start_optimized ? "On" : "Off"}}}};
   if (!s.environment.empty()) j["Environment"] = {{"Variables", s.environment}};
+  if (!s.dead_letter_target.empty()) j["DeadLetterConfig"] = {{"TargetArn", s.dead_letter_target}};
   if (!f.state_reason.empty()) j["StateReason"] = f.state_reason;
   if (!f.state_reason_code.empty()) j["StateReasonCode"] = f.state_reason_code;
   return j;
@@ -59,6 +60,17 @@ nlohmann::json provisioned_concurrency_json(const ProvisionedConcurrencyInfo& p,
   if (!p.status_reason.empty()) j["StatusReason"] = p.status_reason;
   if (!function_arn.empty()) j["FunctionArn"] = function_arn + ":" + p.qualifier;
   return j;
+}
+
+nlohmann::json event_invoke_config_json(const EventInvokeConfig& c, const std::string& function_arn) {
+  nlohmann::json destinations = nlohmann::json::object();
+  if (!c.on_success.empty()) destinations["OnSuccess"] = {{"Destination", c.on_success}};
+  if (!c.on_failure.empty()) destinations["OnFailure"] = {{"Destination", c.on_failure}};
+  return {{"FunctionArn", function_arn + ":" + c.qualifier},
+          {"MaximumRetryAttempts", c.maximum_retry_attempts},
+          {"MaximumEventAgeInSeconds", c.maximum_event_age_s},
+          {"DestinationConfig", destinations},
+          {"LastModified", c.last_modified}};
 }
 
 }  // namespace thaw::api

@@ -13,5 +13,7 @@ nlohmann::json alias_configuration(const AliasInfo& a);
 nlohmann::json account_settings_json(const AccountSettings& a);  // GetAccountSettingsResponse
 // GetProvisionedConcurrencyConfigResponse; with `function_arn`, the ProvisionedConcurrencyConfigListItem.
 nlohmann::json provisioned_concurrency_json(const ProvisionedConcurrencyInfo& p, const std::string& function_arn = {});
+// FunctionEventInvokeConfig; `function_arn` is the unqualified function's.
+nlohmann::json event_invoke_config_json(const EventInvokeConfig& c, const std::string& function_arn);
 
 }  // namespace thaw::api

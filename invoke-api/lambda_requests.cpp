@@ -58,10 +58,11 @@ class Body {
     return &j_[key];
   }
 
- private:
   static ApiError wrong_type(const char* key, const char* what) {
     return invalid_parameter(std::string(key) + " must be " + what);
   }
+
+ private:
   json j_;
 };
 
@@ -101,6 +102,15 @@ void refuse_unsupported(const Body& b) {
   if (b.string("ImageUri")) throw invalid_parameter("container images are not supported: send the code as ZipFile");
 }
 
+// DeadLetterConfig {TargetArn}: nullopt when absent; "" (none) for {} or an empty TargetArn.
+std::optional<std::string> dead_letter_target_of(const Body& b) {
+  const json* d = b.object("DeadLetterConfig");
+  if (!d) return std::nullopt;
+  if (!d->contains("TargetArn") || (*d)["TargetArn"].is_null()) return std::string();
+  if (!(*d)["TargetArn"].is_string()) throw Body::wrong_type("TargetArn", "a string");
+  return (*d)["TargetArn"].get<std::string>();
+}
+
 void check_role(const std::string& role) {
   if (!is_role_arn(role))
     throw invalid_parameter("1 validation error detected: Value '" + role +
@@ -129,6 +139,7 @@ CreateFunctionInput parse_create_function(const std::string& body) {
   in.settings.memory_mb = b.uint("MemorySize").value_or(0);
   in.settings.environment = environment_of(b);
   if (const json* s = b.object("SnapStart")) in.settings.snap_start = snap_start_of(*s);
+  in.settings.dead_letter_target = dead_letter_target_of(b).value_or("");
   in.publish = b.boolean("Publish");
   const json* code = b.object("Code");
   if (!code) throw invalid_parameter("Code is required");
@@ -152,6 +163,7 @@ FunctionSettingsUpdate parse_update_configuration(const std::string& body) {
   u.memory_mb = b.uint("MemorySize");
   if (b.object("Environment")) u.environment = environment_of(b);
   if (const json* s = b.object("SnapStart")) u.snap_start = snap_start_of(*s);
+  u.dead_letter_target = dead_letter_target_of(b);
   u.revision_id = b.string("RevisionId");
   return u;
 }
@@ -212,6 +224,26 @@ unsigned parse_put_provisioned_concurrency(const std::string& body) {
   auto n = Body(body).uint("ProvisionedConcurrentExecutions");
   if (!n) throw invalid_parameter("ProvisionedConcurrentExecutions is required");
   return *n;
+}
+
+EventInvokeConfigUpdate parse_event_invoke_config(const std::string& body) {
+  Body b(body);
+  EventInvokeConfigUpdate u;
+  u.maximum_retry_attempts = b.uint("MaximumRetryAttempts");
+  u.maximum_event_age_s = b.uint("MaximumEventAgeInSeconds");
+  if (const json* d = b.object("DestinationConfig")) {
+    auto destination = [&](const char* key) -> std::optional<std::string> {
+      if (!d->contains(key) || (*d)[key].is_null()) return std::nullopt;
+      const auto& o = (*d)[key];
+      if (!o.is_object()) throw Body::wrong_type(key, "an object");
+      if (!o.contains("Destination") || o["Destination"].is_null()) return std::string();
+      if (!o["Destination"].is_string()) throw Body::wrong_type("Destination", "a string");
+      return o["Destination"].get<std::string>();
+    };
+    u.on_success = destination("OnSuccess");
+    u.on_failure = destination("OnFailure");
+  }
+  return u;
 }
 
 }  // namespace thaw::api

@@ -45,6 +45,9 @@ AliasInput parse_alias(const std::string& body, bool create);
 unsigned parse_put_concurrency(const std::string& body);
 // PutProvisionedConcurrencyConfig's ProvisionedConcurrentExecutions (required; the engine wants >= 1).
 unsigned parse_put_provisioned_concurrency(const std::string& body);
+// Put/UpdateFunctionEventInvokeConfig's body: MaximumRetryAttempts, MaximumEventAgeInSeconds,
+// DestinationConfig {OnSuccess, OnFailure: {Destination}} (an empty Destination clears it).
+EventInvokeConfigUpdate parse_event_invoke_config(const std::string& body);
 
 // A role ARN as IAM spells it: arn:aws:iam::<12 digits>:role/<path and name>.
 bool is_role_arn(const std::string& role);

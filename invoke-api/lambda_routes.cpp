@@ -126,6 +126,17 @@ Route route(std::string_view method, std::string_view target) {
     else unknown(method, path);
     return r;
   }
+  if (version == "2019-09-25" && parts.size() >= 2 && parts[1] == "event-invoke-config") {
+    r.function = percent_decode(parts[0]);
+    if (parts.size() == 3 && parts[2] == "list" && method == "GET") r.op = Operation::kListFunctionEventInvokeConfigs;
+    else if (parts.size() != 2) unknown(method, path);
+    else if (method == "PUT") r.op = Operation::kPutFunctionEventInvokeConfig;
+    else if (method == "POST") r.op = Operation::kUpdateFunctionEventInvokeConfig;
+    else if (method == "GET") r.op = Operation::kGetFunctionEventInvokeConfig;
+    else if (method == "DELETE") r.op = Operation::kDeleteFunctionEventInvokeConfig;
+    else unknown(method, path);
+    return r;
+  }
   if ((version == "2017-10-31" || version == "2019-09-30") && parts.size() == 2 && parts[1] == "concurrency") {
     r.op = concurrency_operation(method, path);
     r.function = percent_decode(parts[0]);
@@ -172,6 +183,11 @@ std::string_view name_of(Operation op) {
     case Operation::kGetProvisionedConcurrencyConfig: return "GetProvisionedConcurrencyConfig";
     case Operation::kListProvisionedConcurrencyConfigs: return "ListProvisionedConcurrencyConfigs";
     case Operation::kDeleteProvisionedConcurrencyConfig: return "DeleteProvisionedConcurrencyConfig";
+    case Operation::kPutFunctionEventInvokeConfig: return "PutFunctionEventInvokeConfig";
+    case Operation::kUpdateFunctionEventInvokeConfig: return "UpdateFunctionEventInvokeConfig";
+    case Operation::kGetFunctionEventInvokeConfig: return "GetFunctionEventInvokeConfig";
+    case Operation::kDeleteFunctionEventInvokeConfig: return "DeleteFunctionEventInvokeConfig";
+    case Operation::kListFunctionEventInvokeConfigs: return "ListFunctionEventInvokeConfigs";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Which operation of the Lambda API (as botocore's model declares its paths and methods: the
-// function operations under /2015-03-31/, concurrency under /2017-10-31/ and /2019-09-30/, the
+// function operations under /2015-03-31/, concurrency under /2017-10-31/ and /2019-09-30/, asynchronous
+// invocation configs under /2019-09-25/, the
 // account's settings under /2016-08-19/) a request's method and target name, with the path's labels and the query decoded.
 #include <map>
 #include <string>
@@ -33,6 +34,11 @@ enum class Operation {
   kGetProvisionedConcurrencyConfig,
   kListProvisionedConcurrencyConfigs,  // GET with List=ALL
   kDeleteProvisionedConcurrencyConfig,
+  kPutFunctionEventInvokeConfig,
+  kUpdateFunctionEventInvokeConfig,
+  kGetFunctionEventInvokeConfig,
+  kDeleteFunctionEventInvokeConfig,
+  kListFunctionEventInvokeConfigs,
 };
 
 std::string_view name_of(Operation op);  // "Invoke", "CreateFunction", ...

@@ -105,13 +105,28 @@ void per_function(Writer& w, const EngineMetrics& m, const EngineStats& s) {
   w.sample("lambda_account_concurrent_executions", "", s.concurrent_executions);
 }
 
-void engine_wide(Writer& w, const EngineStats& s, const AsyncEventCounts& e) {
-  w.family("lambda_async_events_received_total", "Event invocations accepted (202).", "counter");
-  w.sample("lambda_async_events_received_total", "", double(e.received));
-  w.family("lambda_async_events_dropped_total", "Accepted Event invocations that never ran.", "counter");
-  w.sample("lambda_async_events_dropped_total", "", double(e.dropped));
-  w.family("lambda_async_events_in_flight", "Accepted Event invocations not yet finished.", "gauge");
-  w.sample("lambda_async_events_in_flight", "", e.in_flight);
+void async_events(Writer& w, const AsyncStats& e) {
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t value) {
+    w.family(name, help, "counter");
+    w.sample(name, "", double(value));
+  };
+  counter("lambda_async_events_received_total", "Event invocations accepted (202), on disk before the answer.",
+          e.received);
+  counter("lambda_async_events_succeeded_total", "Events whose invocation succeeded.", e.succeeded);
+  counter("lambda_async_events_failed_total", "Events out of retries or past their maximum age.", e.failed);
+  counter("lambda_async_events_retried_total", "Deliveries that failed and are tried again later.", e.retried);
+  counter("lambda_async_destination_deliveries_total", "Outcomes sent to an on-success or on-failure destination.",
+          e.to_destination);
+  counter("lambda_async_events_dropped_total",
+          "Events that failed with no destination, or whose destination failed (AsyncEventsDropped).", e.dropped);
+  w.family("lambda_async_events_queued", "Events on disk now: waiting, being delivered or waiting for a retry.",
+           "gauge");
+  w.sample("lambda_async_events_queued", "", double(e.queued));
+  w.family("lambda_async_event_age_milliseconds", "Age of the oldest queued event (AsyncEventAge).", "gauge");
+  w.sample("lambda_async_event_age_milliseconds", "", double(e.oldest_age_ms));
+}
+
+void engine_wide(Writer& w, const EngineStats& s) {
   w.family("thaw_sandboxes", "Sandboxes by state: busy (running an invocation), idle (frozen, warm), starting.",
            "gauge");
   unsigned settled = s.sandboxes_busy + s.sandboxes_idle;
@@ -207,11 +222,12 @@ std::vector<PrometheusSample> parse_prometheus_text(std::string_view text) {
   return out;
 }
 
-std::string prometheus_text(const EngineMetrics& metrics, const EngineStats& stats, const AsyncEventCounts& events) {
+std::string prometheus_text(const EngineMetrics& metrics, const EngineStats& stats, const AsyncStats& events) {
   Writer w;
   per_version(w, metrics);
   per_function(w, metrics, stats);
-  engine_wide(w, stats, events);
+  async_events(w, events);
+  engine_wide(w, stats);
   return w.take();
 }
 

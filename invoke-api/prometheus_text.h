@@ -12,14 +12,7 @@
 
 namespace thaw::api {
 
-// Async invocations as the API layer counts them (the engine does not see an Event's 202).
-struct AsyncEventCounts {
-  uint64_t received = 0;  // accepted with 202
-  uint64_t dropped = 0;   // that never ran: refused or failed before reaching a sandbox
-  unsigned in_flight = 0;
-};
-
-std::string prometheus_text(const EngineMetrics& metrics, const EngineStats& stats, const AsyncEventCounts& events);
+std::string prometheus_text(const EngineMetrics& metrics, const EngineStats& stats, const AsyncStats& events);
 
 // One sample line read back: name{labels} value.
 struct PrometheusSample {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "thaw/async.h"
 #include "thaw/error.h"
 #include "thaw/function.h"
 #include "thaw/invoke.h"
@@ -78,6 +79,7 @@ struct EngineOptions {
   // (The emulated KVM host sets 0: on a software CPU, Lambda's share is no Lambda.)
   std::optional<double> cpu_scale{};
   ConcurrencyOptions concurrency{};
+  AsyncOptions async{};
   // Every function log line (also START/END/REPORT); called from the engine's threads.
   std::function<void(const LogEvent&)> on_log{};
 };
@@ -183,6 +185,22 @@ class Engine {
   // that fails returns normally with function_error set. Nothing queues: an invocation over a
   // concurrency limit is throttled at once (kThrottled, with Lambda's Reason).
   InvokeResult invoke(const InvokeRequest& request);
+
+  // Accepts an asynchronous invocation (Lambda's InvocationType Event): on disk, fsynced, when
+  // it returns its request id (what the 202 answers), and delivered by the event workers, also
+  // after a crash and restart (at least once: a delivery a crash cut short runs again with the
+  // same request id). Throws kNotFound, kTooLarge (over 1 MB) or kInternal (not queued).
+  std::string invoke_async(const InvokeRequest& request);
+  AsyncStats async_stats() const;
+
+  // Put replaces a qualifier's configuration (what is unset takes Lambda's default); Update
+  // (replace false) changes what is set, kNotFound where there is none. kInvalidParameter for a
+  // value out of range or a destination that is neither a function nor a queue.
+  EventInvokeConfig put_event_invoke_config(const std::string& function, const std::string& qualifier,
+                                            const EventInvokeConfigUpdate& update, bool replace = true);
+  EventInvokeConfig get_event_invoke_config(const std::string& function, const std::string& qualifier) const;
+  std::vector<EventInvokeConfig> list_event_invoke_configs(const std::string& function) const;
+  void delete_event_invoke_config(const std::string& function, const std::string& qualifier);
 
   // Shuts down the idle sandboxes of `function` (a name; empty: of every function) now rather
   // than at their idle timeout: to give memory back, or to measure new sandboxes. Provisioned

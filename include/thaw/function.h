@@ -24,11 +24,14 @@ struct FunctionSettings {
   SnapStartApplyOn snap_start = SnapStartApplyOn::kNone;
   // The execution role's ARN, kept and reported as Lambda does (thaw assumes no role).
   std::string role{};
+  // DeadLetterConfig's TargetArn: a local queue (arn:thaw:queue:... or arn:aws:sqs:...) that an
+  // Event invocation's payload goes to when it fails and no on-failure destination is set.
+  std::string dead_letter_target{};
 };
 
 // A change of configuration: only the fields that are set change.
 struct FunctionSettingsUpdate {
-  std::optional<std::string> runtime{}, handler{}, description{}, role{};
+  std::optional<std::string> runtime{}, handler{}, description{}, role{}, dead_letter_target{};
   std::optional<unsigned> memory_mb{}, timeout_s{};
   std::optional<std::map<std::string, std::string>> environment{};
   std::optional<SnapStartApplyOn> snap_start{};

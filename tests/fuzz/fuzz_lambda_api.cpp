@@ -22,6 +22,7 @@ thaw::api::LambdaApi& api() {
     thaw::EngineOptions o;
     o.data_dir = dir.string();
     o.build_workers = 0;
+    o.async.workers = 0;  // accepted events stay queued: nothing would run them here
     o.guest_agent = "/bin/true";
     return std::make_unique<thaw::Engine>(o);
   }();

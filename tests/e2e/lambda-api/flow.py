@@ -141,11 +141,67 @@ def boto3_flow(server):
     log = base64.b64decode(r["LogResult"]).decode()
     check("START RequestId: " + body["request_id"] in log and "REPORT RequestId: " + body["request_id"] in log,
           "START and REPORT in the tail", log)
+    # The same lines in the function's log directory, read beside the running server.
+    logs = subprocess.run([THAW, "--data-dir", os.path.join(WORK, "data"), "logs", "echo", "--json"], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+    events = [json.loads(line) for line in logs.splitlines()]
+    report = [e for e in events if e["message"].startswith("REPORT RequestId: " + body["request_id"])]
+    check(len(report) == 1 and report[0]["logStreamName"].split("/")[-1].startswith("[$LATEST]"),
+          "thaw logs: the REPORT line in a $LATEST stream", logs)
 
     step("Event: 202 at once, the function's effect shows in its log")
     r = c.invoke(FunctionName="echo", InvocationType="Event", Payload=json.dumps({"mark": "m-123"}).encode())
     check(r["StatusCode"] == 202, "an Event invocation is accepted", r)
     server.wait_for_log("EVENT-SEEN m-123")
+
+    step("EventInvokeConfig: Put/Update/Get/List/Delete; outcomes go to local queues with Lambda's destination record")
+    try:
+        c.get_function_event_invoke_config(FunctionName="echo")
+        raise AssertionError("a configuration nobody put was found")
+    except c.exceptions.ResourceNotFoundException:
+        pass
+    try:
+        c.put_function_event_invoke_config(FunctionName="echo", MaximumRetryAttempts=3)
+        raise AssertionError("MaximumRetryAttempts 3 was taken")
+    except (c.exceptions.InvalidParameterValueException, botocore.exceptions.ParamValidationError):
+        pass
+    queue_arn = "arn:aws:sqs:" + REGION + ":123456789012:"
+    put = c.put_function_event_invoke_config(
+        FunctionName="echo", MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn + "echo-failed"}})
+    check(put["MaximumRetryAttempts"] == 0 and put["MaximumEventAgeInSeconds"] == 21600, "PutFunctionEventInvokeConfig", put)
+    updated = c.update_function_event_invoke_config(
+        FunctionName="echo", DestinationConfig={"OnSuccess": {"Destination": queue_arn + "echo-done"},
+                                                "OnFailure": {"Destination": queue_arn + "echo-failed"}})
+    check(updated["MaximumRetryAttempts"] == 0 and updated["DestinationConfig"]["OnSuccess"]["Destination"].endswith(
+        ":echo-done"), "UpdateFunctionEventInvokeConfig keeps what it does not name", updated)
+    got = c.get_function_event_invoke_config(FunctionName="echo")
+    check(got["FunctionArn"].endswith(":function:echo:$LATEST"), "GetFunctionEventInvokeConfig", got)
+    listed = c.list_function_event_invoke_configs(FunctionName="echo")["FunctionEventInvokeConfigs"]
+    check(len(listed) == 1, "ListFunctionEventInvokeConfigs", listed)
+    ok = c.invoke(FunctionName="echo", InvocationType="Event", Payload=json.dumps({"mark": "m-ok"}).encode())
+    bad = c.invoke(FunctionName="echo", InvocationType="Event", Payload=json.dumps({"fail": "in an event"}).encode())
+
+    def receive(queue):
+        for _ in range(600):
+            out = subprocess.run([THAW, "--data-dir", os.path.join(WORK, "data"), "queue", "receive", queue, "--json"],
+                                 check=True, capture_output=True, text=True, timeout=60).stdout
+            if out.strip():
+                return [json.loads(json.loads(line)["Body"]) for line in out.splitlines()]
+            time.sleep(0.5)
+        raise AssertionError("nothing arrived in the queue " + queue)
+    done, failed = receive("echo-done"), receive("echo-failed")
+    check(len(done) == 1 and done[0]["requestContext"]["condition"] == "Success" and
+          done[0]["requestContext"]["requestId"] == ok["ResponseMetadata"]["RequestId"] and
+          done[0]["requestPayload"] == {"mark": "m-ok"} and done[0]["responsePayload"]["code"] == "v1",
+          "the on-success record", done)
+    check(len(failed) == 1 and failed[0]["requestContext"]["condition"] == "RetriesExhausted" and
+          failed[0]["requestContext"]["approximateInvokeCount"] == 1 and
+          failed[0]["requestContext"]["requestId"] == bad["ResponseMetadata"]["RequestId"] and
+          failed[0]["responseContext"]["functionError"] == "Unhandled" and
+          failed[0]["responsePayload"]["errorType"] == "ValueError", "the on-failure record", failed)
+    c.delete_function_event_invoke_config(FunctionName="echo")
+    check(c.list_function_event_invoke_configs(FunctionName="echo")["FunctionEventInvokeConfigs"] == [], "deleted", "")
 
     step("DryRun: 204; errors: a missing function, a 7 MB payload, a bad payload")
     r = c.invoke(FunctionName="echo", InvocationType="DryRun")
@@ -280,7 +336,9 @@ def boto3_flow(server):
     check(metric("lambda_invocations_total", **latest) >= 5, "invocations of $LATEST", text)
     check(metric("lambda_errors_total", **latest) >= 1, "the raised error", text)
     check(metric("lambda_throttles_total", **latest) == 1, "the reserved-0 throttle", text)
-    check(metric("lambda_async_events_received_total") >= 1, "the Event", text)
+    check(metric("lambda_async_events_received_total") >= 3, "the Events", text)
+    check(metric("lambda_async_events_failed_total") >= 1 and metric("lambda_async_events_queued") == 0,
+          "the failed Event, none queued", text)
     check(metric("lambda_restore_duration_milliseconds_count", function_name="echo", executed_version=v3["Version"]) >= 1,
           "the SnapStart restore", text)
 

@@ -38,6 +38,7 @@ class LambdaApiTest : public ::testing::Test {
     o.data_dir = (dir_ / "data").string();
     o.guest_agent = agent;
     o.build_workers = 1;
+    o.async.workers = 0;  // accepted events stay queued, where the tests look for them
     engine_ = std::make_unique<Engine>(o);
     api_ = std::make_unique<LambdaApi>(*engine_, ApiOptions{});
   }
@@ -269,6 +270,74 @@ TEST_F(LambdaApiTest, ProvisionedConcurrencyConfigsAsLambdaAnswersThem) {
   EXPECT_EQ(call("DELETE", path + "?Qualifier=1").status, 204);
   EXPECT_EQ(call("GET", path + "?Qualifier=1").status, 404);
   EXPECT_EQ(json::parse(call("GET", path + "?List=ALL").body)["ProvisionedConcurrencyConfigs"].size(), 0u);
+}
+
+TEST_F(LambdaApiTest, AnEventIsOnDiskBeforeIts202AndEventInvokeConfigsAsLambdaAnswersThem) {
+  ASSERT_EQ(call("POST", "/2015-03-31/functions", create_body("shell")).status, 201);
+  engine_->wait_until_ready("shell");
+  auto accepted = call("POST", "/2015-03-31/functions/shell/invocations", R"({"n": 7})", {{"X-Amz-Invocation-Type", "Event"}});
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const std::string id = header(accepted, "x-amzn-RequestId");
+  ASSERT_FALSE(id.empty());
+  std::ifstream queued(dir_ / "data" / "events" / (id + ".json"));
+  ASSERT_TRUE(queued) << "no DATA/events/" << id << ".json";
+  auto event = json::parse(std::string(std::istreambuf_iterator<char>(queued), {}));
+  EXPECT_EQ(event["function"], "shell") << event;
+  EXPECT_EQ(event["payload"], R"({"n": 7})") << event;
+  // The legacy InvokeAsync takes the same path.
+  auto legacy = call("POST", "/2014-11-13/functions/shell/invoke-async/", "{}");
+  EXPECT_EQ(legacy.status, 202) << legacy.body;
+  EXPECT_EQ(engine_->async_stats().queued, 2u);
+
+  const std::string path = "/2019-09-25/functions/shell/event-invoke-config";
+  auto missing = call("GET", path);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(error(missing).first, "ResourceNotFoundException");
+  EXPECT_EQ(error(call("POST", path, R"({"MaximumRetryAttempts": 1})")).first, "ResourceNotFoundException");
+  EXPECT_EQ(error(call("PUT", path, R"({"MaximumRetryAttempts": 3})")).first, "InvalidParameterValueException");
+  EXPECT_EQ(error(call("PUT", path, R"({"MaximumEventAgeInSeconds": 59})")).first, "InvalidParameterValueException");
+  EXPECT_EQ(error(call("PUT", path, R"({"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sns:us-east-1:1:t"}}})"))
+                .first,
+            "InvalidParameterValueException");
+  auto put = call("PUT", path,
+                  R"({"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:failed"}}})");
+  ASSERT_EQ(put.status, 200) << put.body;
+  auto c = json::parse(put.body);
+  EXPECT_EQ(c["MaximumRetryAttempts"], 0) << c;
+  EXPECT_EQ(c["MaximumEventAgeInSeconds"], 21600) << c;
+  EXPECT_TRUE(c["FunctionArn"].get<std::string>().ends_with(":function:shell:$LATEST")) << c;
+  EXPECT_EQ(c["DestinationConfig"]["OnFailure"]["Destination"], "arn:aws:sqs:us-east-1:123456789012:failed") << c;
+  // Update changes only what it names.
+  auto updated = json::parse(call("POST", path, R"({"MaximumEventAgeInSeconds": 120})").body);
+  EXPECT_EQ(updated["MaximumRetryAttempts"], 0) << updated;
+  EXPECT_EQ(updated["MaximumEventAgeInSeconds"], 120) << updated;
+  EXPECT_EQ(json::parse(call("GET", path).body), updated);
+  auto list = json::parse(call("GET", path + "/list").body);
+  ASSERT_EQ(list["FunctionEventInvokeConfigs"].size(), 1u) << list;
+  // Kept with the function: an engine opened again on the same directory has it (and the events).
+  api_.reset();
+  engine_.reset();
+  EngineOptions o;
+  o.data_dir = (dir_ / "data").string();
+  o.guest_agent = (dir_ / "agent").string();
+  o.async.workers = 0;
+  engine_ = std::make_unique<Engine>(o);
+  api_ = std::make_unique<LambdaApi>(*engine_, ApiOptions{});
+  EXPECT_EQ(json::parse(call("GET", path).body)["MaximumEventAgeInSeconds"], 120);
+  EXPECT_EQ(engine_->async_stats().queued, 2u);
+  EXPECT_EQ(call("DELETE", path).status, 204);
+  EXPECT_EQ(call("GET", path).status, 404);
+
+  // DeadLetterConfig: a queue, kept in the configuration; anything else is refused.
+  const std::string config = "/2015-03-31/functions/shell/configuration";
+  EXPECT_EQ(error(call("PUT", config, R"({"DeadLetterConfig": {"TargetArn": "arn:aws:sns:us-east-1:1:topic"}})")).first,
+            "InvalidParameterValueException");
+  auto dlq = call("PUT", config, R"({"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:dead"}})");
+  ASSERT_EQ(dlq.status, 200) << dlq.body;
+  EXPECT_EQ(json::parse(dlq.body)["DeadLetterConfig"]["TargetArn"], "arn:aws:sqs:us-east-1:123456789012:dead");
+  engine_->wait_until_ready("shell");
+  EXPECT_EQ(json::parse(call("GET", config).body)["DeadLetterConfig"]["TargetArn"],
+            "arn:aws:sqs:us-east-1:123456789012:dead");
 }
 
 TEST_F(LambdaApiTest, UnknownPathsAndRefusedCredentialsGetClearErrors) {

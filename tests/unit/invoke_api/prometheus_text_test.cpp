@@ -32,7 +32,7 @@ TEST(PrometheusText, CountersGaugesAndCumulativeHistograms) {
   s.sandboxes_busy = 1;
   s.sandboxes_idle = 1;
   s.concurrent_executions = 1;
-  std::string t = prometheus_text(m, s, {.received = 7, .dropped = 2, .in_flight = 1});
+  std::string t = prometheus_text(m, s, {.received = 7, .dropped = 2, .queued = 1, .oldest_age_ms = 1500});
   const std::string l = "function_name=\"f\",executed_version=\"2\"";
   EXPECT_TRUE(has_line(t, "# TYPE lambda_invocations_total counter")) << t;
   EXPECT_TRUE(has_line(t, "lambda_invocations_total{" + l + "} 3")) << t;
@@ -50,6 +50,8 @@ TEST(PrometheusText, CountersGaugesAndCumulativeHistograms) {
   EXPECT_EQ(t.find("lambda_reserved_concurrent_executions{function_name=\"g\"}"), std::string::npos) << t;
   EXPECT_TRUE(has_line(t, "lambda_async_events_received_total 7")) << t;
   EXPECT_TRUE(has_line(t, "lambda_async_events_dropped_total 2")) << t;
+  EXPECT_TRUE(has_line(t, "lambda_async_events_queued 1")) << t;
+  EXPECT_TRUE(has_line(t, "lambda_async_event_age_milliseconds 1500")) << t;
   EXPECT_TRUE(has_line(t, "thaw_sandboxes{state=\"starting\"} 1")) << t;
   const std::string p = "function_name=\"f\",resource=\"f:live\"";
   EXPECT_TRUE(has_line(t, "lambda_provisioned_concurrent_executions{" + p + "} 1")) << t;
