@@ -9,26 +9,19 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
-#include "cli/bench_stats.h"
+#include "cli/bench_http.h"
 #include "cli/commands.h"
-#include "invoke-api/blocking_pool.h"
-#include "invoke-api/http_client.h"
-#include "invoke-api/http_server.h"
-#include "invoke-api/lambda_api.h"
 #include "thaw/engine.h"
 
 namespace thaw::cli {
 namespace {
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 struct BenchApiOptions {
   std::vector<unsigned> clients{1, 8, 64};
@@ -41,47 +34,6 @@ void progress(const std::string& what) { std::fprintf(stderr, "bench api: %s\n",
 
 const std::string kPayload = R"({"bench": "api"})";
 
-// An Invoke of the bench function over one keep-alive connection.
-void invoke_over(api::HttpClient& client) {
-  static const api::HttpRequest request{"POST", "/2015-03-31/functions/bench/invocations", {}, kPayload};
-  auto r = client.send(request);
-  if (r.status != 200 || r.header("X-Amz-Function-Error")) throw Error("bench api: the invocation failed: " + r.body);
-}
-
-struct Measured {
-  Series latency;
-  double seconds = 0;  // wall time of the rounds
-  unsigned requests() const { return unsigned(latency.v.size()); }
-};
-
-// `clients` threads at once, each running `per_client` calls of `once(thread index)`.
-template <typename F>
-void round(unsigned clients, unsigned per_client, Measured& m, F&& once) {
-  std::mutex mu;
-  std::vector<std::thread> threads;
-  std::exception_ptr failure;
-  auto t0 = Clock::now();
-  for (unsigned c = 0; c < clients; ++c)
-    threads.emplace_back([&, c] {
-      std::vector<double> mine;
-      try {
-        for (unsigned i = 0; i < per_client; ++i) {
-          auto t = Clock::now();
-          once(c);
-          mine.push_back(ms_since(t));
-        }
-      } catch (...) {
-        std::lock_guard lock(mu);
-        failure = std::current_exception();
-      }
-      std::lock_guard lock(mu);
-      m.latency.v.insert(m.latency.v.end(), mine.begin(), mine.end());
-    });
-  for (auto& t : threads) t.join();
-  m.seconds += ms_since(t0) / 1000;
-  if (failure) std::rethrow_exception(failure);
-}
-
 void check(const InvokeResult& r) {
   if (!r.function_error.empty()) throw Error("bench api: the invocation failed: " + r.error_type + " " + r.payload);
 }
@@ -90,7 +42,7 @@ nlohmann::json row_json(unsigned clients, const Measured& direct, const Measured
   auto side = [](const Measured& m) {
     return nlohmann::json{{"p50_ms", m.latency.median()},
                           {"p99_ms", m.latency.percentile(99)},
-                          {"requests_per_s", m.seconds > 0 ? m.requests() / m.seconds : 0},
+                          {"requests_per_s", m.per_second()},
                           {"n", m.requests()}};
   };
   double added = http.latency.median() - direct.latency.median();
@@ -117,11 +69,7 @@ int run_bench_api(const BenchApiOptions& o) {
                                                                       THAW_EXAMPLES_DIR) + "/python-hello"});
   engine.wait_until_ready("bench");
 
-  api::BlockingPool pool(4096);
-  api::LambdaApi lambda(engine, {});
-  api::HttpServer server({.port = 0}, [&](api::HttpRequest request, api::Responder respond) {
-    pool.submit([&lambda, request = std::move(request), respond = std::move(respond)] { respond(lambda.handle(request)); });
-  });
+  auto server = std::make_unique<InProcessApi>(engine);
   unsigned most = *std::max_element(o.clients.begin(), o.clients.end());
   progress("starting " + std::to_string(most) + " warm sandboxes");
   Measured warmup;
@@ -131,19 +79,16 @@ int run_bench_api(const BenchApiOptions& o) {
   for (unsigned clients : o.clients) {
     progress(std::to_string(clients) + " client(s) at once: alternating rounds through HTTP and through the engine");
     std::vector<std::unique_ptr<api::HttpClient>> connections;
-    for (unsigned c = 0; c < clients; ++c) connections.push_back(std::make_unique<api::HttpClient>("127.0.0.1", server.port()));
+    for (unsigned c = 0; c < clients; ++c) connections.push_back(server->connect());
     Measured direct, http;
     unsigned per_round = std::max(1u, 10u / clients + 1);
     while (direct.requests() < o.requests || http.requests() < o.requests) {
-      round(clients, per_round, http, [&](unsigned c) { invoke_over(*connections[c]); });
+      round(clients, per_round, http, [&](unsigned c) { invoke_over(*connections[c], "bench", kPayload); });
       round(clients, per_round, direct, [&](unsigned) { check(engine.invoke({.function = "bench", .payload = kPayload})); });
     }
     rows.push_back(row_json(clients, direct, http));
   }
-  server.stop_accepting();
-  pool.wait_idle();
-  server.stop();
-  pool.wait_idle();
+  server.reset();
 
   if (o.json) {
     std::cout << nlohmann::json{{"function", "python-hello"}, {"rows", rows}}.dump(2) << std::endl;

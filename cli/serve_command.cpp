@@ -33,6 +33,7 @@ struct ServeArgs {
   unsigned event_workers = 4;
   double retry_scale = 1;
   unsigned init_timeout_s = 10;
+  unsigned restore_timeout_s = 10;
 };
 
 // HOST:PORT, [IPv6]:PORT, or a bare PORT (on loopback).
@@ -87,6 +88,7 @@ int run_serve(const ServeArgs& a) {
   options.async.workers = a.event_workers;
   options.async.retry_delay_scale = a.retry_scale;
   options.init_timeout = std::chrono::seconds(a.init_timeout_s);
+  options.restore_timeout = std::chrono::seconds(a.restore_timeout_s);
   Engine engine(options);
   api::BlockingPool pool(a.max_threads);
   api::ApiOptions api_options;
@@ -163,6 +165,11 @@ Command add_serve_command(CLI::App& app) {
   sub->add_option("--init-timeout", a->init_timeout_s,
                   "seconds a new sandbox's INIT may take (Lambda's 10; more on a software CPU, where INIT runs "
                   "tens of times slower)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 900));
+  sub->add_option("--restore-timeout", a->restore_timeout_s,
+                  "seconds a SnapStart restore and its after-restore hooks may take (Lambda's 10; more on a "
+                  "software CPU restoring several sandboxes at once)")
       ->capture_default_str()
       ->check(CLI::Range(1, 900));
   Command c{sub, true, [a] { return run_serve(*a); }};

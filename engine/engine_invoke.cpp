@@ -101,6 +101,7 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   o.boot_allowance = options.boot_allowance;
   o.vcpus = engine::lambda_limits(v.settings.memory_mb, cpu_scale).vcpus;
   o.init_timeout = options.init_timeout;
+  o.restore_budget = options.restore_timeout;
   o.console = [name](std::string_view line) { spdlog::debug("[{} console] {}", name, line); };
   o.log = [this, name, version = v.version](std::string_view line) {
     if (options.on_log) options.on_log(LogEvent{name, version, {}, std::string(line)});

@@ -70,6 +70,7 @@ void EventQueue::load() {
     try {
       auto e = queued_event_from_json(text);
       if (entry.path().stem() != e.id) throw Error("its id is not its file's name");
+      index(e);
       events_[e.id] = std::move(e);
     } catch (const Error& x) {
       auto aside = entry.path();
@@ -91,27 +92,35 @@ void EventQueue::push(const QueuedEvent& e) {
   {
     std::lock_guard lock(mu_);
     events_[e.id] = e;
+    index(e);
   }
   cv_.notify_one();
+}
+
+void EventQueue::index(const QueuedEvent& e) {
+  waiting_.emplace(e.due_ms, e.accepted_ms, e.id);
+  by_age_.emplace(e.accepted_ms, e.id);
+}
+
+void EventQueue::unindex(const QueuedEvent& e) {
+  waiting_.erase({e.due_ms, e.accepted_ms, e.id});
+  by_age_.erase({e.accepted_ms, e.id});
 }
 
 std::optional<QueuedEvent> EventQueue::take() {
   std::unique_lock lock(mu_);
   for (;;) {
     if (stopping_) return std::nullopt;
-    const QueuedEvent* first = nullptr;
-    for (const auto& [id, e] : events_)
-      if (!leased_.contains(id) && (!first || e.due_ms < first->due_ms ||
-                                    (e.due_ms == first->due_ms && e.accepted_ms < first->accepted_ms)))
-        first = &e;
-    if (!first) {
+    if (waiting_.empty()) {
       cv_.wait(lock);
       continue;
     }
-    const int64_t wait = first->due_ms - now_ms();
+    auto first = waiting_.begin();
+    const int64_t wait = std::get<0>(*first) - now_ms();
     if (wait <= 0) {
-      leased_.insert(first->id);
-      return *first;
+      const QueuedEvent& e = events_.at(std::get<2>(*first));
+      waiting_.erase(first);
+      return e;
     }
     cv_.wait_for(lock, std::chrono::milliseconds(wait));  // or sooner, for one pushed due earlier
   }
@@ -121,8 +130,10 @@ void EventQueue::retry(const QueuedEvent& e) {
   write_file_atomic(file_of(e.id), to_json(e));
   {
     std::lock_guard lock(mu_);
-    events_[e.id] = e;
-    leased_.erase(e.id);
+    auto& queued = events_.at(e.id);
+    unindex(queued);
+    queued = e;
+    index(queued);
   }
   cv_.notify_one();
 }
@@ -133,8 +144,10 @@ void EventQueue::done(const std::string& id) {
   if (ec) throw SystemError("unlink", file_of(id).string(), ec.value());
   fsync_directory(dir_);
   std::lock_guard lock(mu_);
-  events_.erase(id);
-  leased_.erase(id);
+  auto it = events_.find(id);
+  if (it == events_.end()) return;
+  unindex(it->second);
+  events_.erase(it);
 }
 
 size_t EventQueue::size() const {
@@ -144,10 +157,8 @@ size_t EventQueue::size() const {
 
 std::optional<int64_t> EventQueue::oldest_accepted_ms() const {
   std::lock_guard lock(mu_);
-  std::optional<int64_t> oldest;
-  for (const auto& [id, e] : events_)
-    if (!oldest || e.accepted_ms < *oldest) oldest = e.accepted_ms;
-  return oldest;
+  if (by_age_.empty()) return std::nullopt;
+  return by_age_.begin()->first;
 }
 
 void EventQueue::stop() {

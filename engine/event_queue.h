@@ -18,6 +18,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace thaw::engine {
 
@@ -58,8 +60,15 @@ class EventQueue {
   std::filesystem::path dir_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  // Caller holds mu_. An event not leased is in waiting_; every event is in by_age_.
+  void index(const QueuedEvent& e);
+  void unindex(const QueuedEvent& e);
+
   std::map<std::string, QueuedEvent> events_;
-  std::set<std::string> leased_;
+  // take() and the age metric in O(log n) with many events queued: (due, accepted, id) of the
+  // events not leased, and (accepted, id) of all.
+  std::set<std::tuple<int64_t, int64_t, std::string>> waiting_;
+  std::set<std::pair<int64_t, std::string>> by_age_;
   bool stopping_ = false;
 };
 

@@ -62,6 +62,9 @@ struct EngineOptions {
   // INIT's budget for on-demand sandboxes (Lambda's is 10 s); SnapStart's INIT before a
   // snapshot gets max(130 s, the function's timeout), as on Lambda.
   std::chrono::milliseconds init_timeout = std::chrono::seconds(10);
+  // A SnapStart restore's budget, after-restore hooks included (Lambda's is 10 s); a restore
+  // past it is a failed start (Sandbox.Timedout).
+  std::chrono::milliseconds restore_timeout = std::chrono::seconds(10);
   // Time allowed for a guest kernel and its agent to come up, on top of INIT's budget.
   std::chrono::milliseconds boot_allowance = std::chrono::seconds(120);
   // Threads that build images and take snapshots. 0: none; versions stay Pending until an

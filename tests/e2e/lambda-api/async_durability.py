@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Asynchronous invocations lose nothing across a kill -9 of `thaw serve` (issue 12's R5).
 
-Submits 1,000 Event invocations over the HTTP API from 8 threads to a function that logs the
+Submits 1,000 Event invocations over the HTTP API from 8 threads to a function's SnapStart version
+(its sandboxes start restored, not with four INITs at once on a software CPU) that logs the
 request id it runs and fails every tenth event. Part way through (events still being accepted
 and delivered) the server is killed with SIGKILL, then started again on the same data
 directory; the rest are submitted to it. Then, once its queue is empty:
@@ -59,9 +60,9 @@ class Server:
         # Function errors are retried after 60 s × 0.005 = 0.3 s (then 0.6 s) rather than minutes.
         self.proc = subprocess.Popen([THAW, "--data-dir", DATA, "serve", "--listen", "127.0.0.1:0", "--port-file",
                                       port_file, "--event-workers", "4", "--event-retry-scale", "0.005",
-                                      # four INITs at once on a software CPU (the emulated KVM host)
-                                      # take far longer than Lambda's 10 s
-                                      "--init-timeout", "300"],
+                                      # four sandboxes starting at once on a software CPU (the
+                                      # emulated KVM host) take longer than Lambda's 10 s
+                                      "--init-timeout", "300", "--restore-timeout", "300"],
                                      stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         while not os.path.exists(port_file):
             if self.proc.poll() is not None:
@@ -98,21 +99,33 @@ def create_function(server):
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("lambda_function.py", FUNCTION)
     body = json.dumps({"FunctionName": "sink", "Runtime": "python3.11", "Role": "arn:aws:iam::123456789012:role/r",
-                       "Handler": "lambda_function.handler", "Code": {"ZipFile": base64.b64encode(buf.getvalue()).decode()},
-                       "DeadLetterConfig": {"TargetArn": "arn:thaw:queue:us-east-1:123456789012:sink-dlq"}})
+                       "Handler": "lambda_function.handler",
+                       # the first invocation of a restored sandbox on a software CPU, its pages still
+                       # loading, can take longer than Lambda's default 3 s
+                       "Timeout": 60, "Code": {"ZipFile": base64.b64encode(buf.getvalue()).decode()},
+                       "DeadLetterConfig": {"TargetArn": "arn:thaw:queue:us-east-1:123456789012:sink-dlq"},
+                       "SnapStart": {"ApplyOn": "PublishedVersions"}})
     status, _, out = server.request("POST", "/2015-03-31/functions", body.encode())
     check(status == 201, "CreateFunction", out)
+    wait_active(server, "")
+    status, _, out = server.request("POST", "/2015-03-31/functions/sink/versions", b"{}")
+    check(status == 201 and json.loads(out)["Version"] == "1", "PublishVersion", out)
+    wait_active(server, "?Qualifier=1")
     queue = "arn:aws:sqs:us-east-1:123456789012:"
     config = {"MaximumRetryAttempts": 1, "DestinationConfig": {"OnSuccess": {"Destination": queue + "sink-done"},
                                                                "OnFailure": {"Destination": queue + "sink-failed"}}}
-    status, _, out = server.request("PUT", "/2019-09-25/functions/sink/event-invoke-config", json.dumps(config).encode())
+    status, _, out = server.request("PUT", "/2019-09-25/functions/sink/event-invoke-config?Qualifier=1",
+                                    json.dumps(config).encode())
     check(status == 200, "PutFunctionEventInvokeConfig", out)
+
+
+def wait_active(server, query):
     for _ in range(1200):
-        status, _, out = server.request("GET", "/2015-03-31/functions/sink/configuration")
+        status, _, out = server.request("GET", "/2015-03-31/functions/sink/configuration" + query)
         if json.loads(out)["State"] == "Active":
             return
         time.sleep(0.5)
-    raise AssertionError("the function never became Active")
+    raise AssertionError("sink" + query + " never became Active")
 
 
 def submit(server, numbers, accepted, lock):
@@ -127,7 +140,7 @@ def submit(server, numbers, accepted, lock):
                     return
                 n = todo.pop(0)
             try:
-                status, rid, _ = server.request("POST", "/2015-03-31/functions/sink/invocations",
+                status, rid, _ = server.request("POST", "/2015-03-31/functions/sink/invocations?Qualifier=1",
                                                 json.dumps({"n": n}).encode(), {"X-Amz-Invocation-Type": "Event"})
             except (OSError, http.client.HTTPException):
                 return  # the server is gone
@@ -145,8 +158,9 @@ def main():
     os.makedirs(WORK)
     accepted, lock = {}, threading.Lock()
     first = Server("serve-1")
-    step("sink created, events go to on-success and on-failure queues")
     create_function(first)
+    step("sink created and version 1 published (SnapStart: its sandboxes start restored); its events go to "
+         "on-success and on-failure queues")
     step(f"submitting {EVENTS} events from {THREADS} threads; kill -9 once {KILL_AFTER} are accepted and "
          f"{KILL_AFTER_DELIVERIES} succeeded")
     threads = submit(first, range(EVENTS), accepted, lock)

@@ -53,6 +53,33 @@ TEST_F(EventQueueTest, WhatWasPushedIsThereAfterReopeningLeasedOrNot) {
   EXPECT_EQ(EventQueue(dir_).size(), 1u);
 }
 
+TEST_F(EventQueueTest, EventsAreTakenByDueTimeThenByAgeAndTheOldestIsTrackedThroughRetries) {
+  EventQueue q(dir_);
+  auto late = event("late", 5);
+  late.accepted_ms = 1;  // the oldest, but due after the others
+  q.push(late);
+  q.push(event("second", 3));
+  auto first = event("first", 3);
+  first.accepted_ms = 2;
+  q.push(first);
+  EXPECT_EQ(q.take()->id, "first");
+  EXPECT_EQ(q.take()->id, "second");
+  auto l = q.take();
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->id, "late");
+  EXPECT_EQ(q.oldest_accepted_ms(), 1);  // leased events still count for the age
+  l->due_ms = 0;
+  q.retry(*l);
+  EXPECT_EQ(q.oldest_accepted_ms(), 1);
+  EXPECT_EQ(q.take()->id, "late");  // due again, once
+  q.done("late");
+  EXPECT_EQ(q.oldest_accepted_ms(), 2);
+  q.done("first");
+  q.done("second");
+  EXPECT_EQ(q.oldest_accepted_ms(), std::nullopt);
+  EXPECT_EQ(q.size(), 0u);
+}
+
 TEST_F(EventQueueTest, ALeasedEventGoesToOneTakerAndARetryWaitsForItsDueTime) {
   EventQueue q(dir_);
   q.push(event("a"));
