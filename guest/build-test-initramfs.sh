@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds thaw's test initramfs (gzip'd newc cpio): static busybox, the kernel modules the
 # host<->guest channel needs (virtio_ring, virtio, virtio_mmio, virtio_console from Debian's
-# kernel package, which has them as modules) and guest/test-initramfs/init.
+# kernel package, which has them as modules), virtio_net with its dependencies, and
+# guest/test-initramfs/init.
 # usage: build-test-initramfs.sh OUTPUT [KERNEL_VERSION]   (default version: that of the newest /boot/vmlinuz-*)
-# The init's mode comes from the kernel command line: thaw.test=poweroff|reboot|panic|hang|echo:N|shell.
+# The init's mode comes from the kernel command line: thaw.test=poweroff|reboot|panic|hang|echo:N|pingpong|net:GUEST_IP:HOST_IP|shell.
 set -euo pipefail
 out=${1:?usage: build-test-initramfs.sh OUTPUT [KERNEL_VERSION]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,7 +21,8 @@ for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$stage/
 ln -s bin "$stage/sbin"
 mknod -m 600 "$stage/dev/console" c 5 1
 mknod -m 666 "$stage/dev/null" c 1 3
-for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_mmio drivers/char/virtio_console; do
+for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_mmio drivers/char/virtio_console \
+         net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
   f=$(ls "$moddir/$m".ko* 2>/dev/null | head -n 1) || true
   [ -n "$f" ] || { echo "build-test-initramfs: module $m missing in $moddir" >&2; exit 1; }
   case "$f" in

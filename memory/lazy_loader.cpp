@@ -653,6 +653,7 @@ uint64_t LazyLoader::Impl::load_chunks(std::span<const uint64_t> chunks, Prefetc
 }
 
 void LazyLoader::Impl::prefetch_main() {
+  bool counted = false;  // in workers_done for the working set: the others' background pass waits for it
   try {
     PrefetchWorker w(options.prefetch_io_depth);
     const size_t batch = options.prefetch_batch_chunks;
@@ -661,6 +662,7 @@ void LazyLoader::Impl::prefetch_main() {
       n += load_batch(std::span<const uint64_t>(prefetch_list).subspan(i, std::min(batch, prefetch_list.size() - i)),
                       w, nullptr);
     counters.chunks_prefetched += n;
+    counted = true;
     if (workers_done.fetch_add(1) + 1 == worker_count) {
       counters.prefetch_ns = since_start();
       counters.prefetch_done = true;
@@ -668,7 +670,12 @@ void LazyLoader::Impl::prefetch_main() {
         spdlog::info("prefetch: {} of {} working-set chunks installed in {:.2f} ms", counters.chunks_prefetched.load(),
                      prefetch_list.size(), counters.prefetch_ns / 1e6);
     }
+    workers_done.notify_all();
     if (!background || stopping) return;
+    // The background pass starts once every worker is through the working set: a worker that
+    // found the list taken would otherwise claim working-set chunks another had not claimed yet,
+    // loading them out of the recorded order (and counting them as background).
+    for (size_t v = workers_done.load(); v < worker_count; v = workers_done.load()) workers_done.wait(v);
     // Everything else, at the lowest CPU priority, so the guest's own faults come first.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
     std::vector<uint64_t> list;
@@ -685,6 +692,10 @@ void LazyLoader::Impl::prefetch_main() {
                    counters.chunks_background.load());
   } catch (const std::exception& e) {
     spdlog::error("prefetch stopped: {}", e.what());
+    if (!counted) {
+      workers_done.fetch_add(1);
+      workers_done.notify_all();
+    }
   }
 }
 

@@ -83,7 +83,9 @@ Vm::Vm(VmConfig config) : config_(std::move(config)) {
   create_machine();
 
   // Guest memory contents.
-  VirtioMmioSlot slots[] = {{layout::kVirtioMmioBase, static_cast<uint32_t>(layout::kVirtioMmioSize), layout::kFirstVirtioIrq}};
+  std::vector<VirtioMmioSlot> slots = {
+      {layout::kVirtioMmioBase, static_cast<uint32_t>(layout::kVirtioMmioSize), layout::kFirstVirtioIrq}};
+  if (net_dev_) slots.push_back({layout::kVirtioNetBase, static_cast<uint32_t>(layout::kVirtioMmioSize), layout::kVirtioNetIrq});
   uint64_t rsdp = write_acpi_tables(view_, config_.vcpus, slots, VmGenIdSlot{layout::kVmGenId, layout::kGedGsi});
   write_mptable(view_, config_.vcpus);
   LinuxBootSpec spec{kernel, config_.kernel, initrd, config_.cmdline, mem_size, rsdp};
@@ -175,21 +177,48 @@ void Vm::create_machine() {
   pio_.add(layout::kAcpiSleepControlPort, 2, acpi_sleep_.get());
   virtio_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kFirstVirtioIrq);
   console_dev_ = std::make_unique<VirtioConsole>(view_, [this] { virtio_irq_->trigger(); });
-  mmio_.add(layout::kVirtioMmioBase, layout::kVirtioMmioSize, console_dev_.get());
-  kvm_ioeventfd notify{};
-  notify.addr = layout::kVirtioMmioBase + kVirtioMmioQueueNotify;
-  notify.len = 4;
-  notify.fd = console_dev_->notify_fd();
-  kvm_ioctl(vm_fd_.get(), KVM_IOEVENTFD, &notify, "KVM_IOEVENTFD", "virtio-console QueueNotify");
+  add_virtio_device(*console_dev_, layout::kVirtioMmioBase, console_dev_->notify_fd(), "virtio-console");
   vmgenid_ = std::make_unique<VmGenId>(vm_fd_.get(), static_cast<uint32_t>(memory_->regions().size()),
                                        layout::kVmGenId, layout::kGedGsi);
-
   snapshottable_ = {serial_.get(), console_dev_.get(), vmgenid_.get()};
+
+  if (config_.net) {
+    net_irq_ = std::make_unique<IrqLine>(vm_fd_.get(), layout::kVirtioNetIrq);
+    net_dev_ = std::make_unique<VirtioNet>(view_, std::move(config_.net->backend), config_.net->mac,
+                                           [this] { net_irq_->trigger(); }, config_.net->tx_limit);
+    add_virtio_device(*net_dev_, layout::kVirtioNetBase, net_dev_->notify_fd(), "virtio-net");
+    snapshottable_.push_back(net_dev_.get());
+  }
+}
+
+// The device's registers on the MMIO bus, and its QueueNotify register as an ioeventfd: the
+// guest's kick wakes the device's worker without an exit to this process.
+void Vm::add_virtio_device(VirtioMmioDevice& device, uint64_t base, int notify_fd, const char* what) {
+  mmio_.add(base, layout::kVirtioMmioSize, &device);
+  kvm_ioeventfd notify{};
+  notify.addr = base + kVirtioMmioQueueNotify;
+  notify.len = 4;
+  notify.fd = notify_fd;
+  kvm_ioctl(vm_fd_.get(), KVM_IOEVENTFD, &notify, "KVM_IOEVENTFD", std::string(what) + " QueueNotify");
+}
+
+void Vm::start_device_workers() {
+  console_dev_->start();
+  if (net_dev_) net_dev_->start();
+}
+
+void Vm::stop_device_workers() {
+  if (console_dev_) console_dev_->stop();
+  if (net_dev_) net_dev_->stop();
 }
 
 // Every registered device gets its own section; a section no device claims, or a device
 // without one, means the state is not this machine's.
 void Vm::restore_devices(const MachineState& state) {
+  bool saved_net = state.device("virtio-net") != nullptr;
+  if (saved_net != (net_dev_ != nullptr))
+    throw Error(saved_net ? "vm: the saved machine has a network card; its restore needs a network backend (TAP)"
+                          : "vm: the saved machine has no network card; a restore cannot add one");
   for (const DeviceSection& section : state.devices)
     if (std::none_of(snapshottable_.begin(), snapshottable_.end(),
                      [&](Snapshottable* d) { return d->snapshot_id() == section.id; }))
@@ -202,9 +231,13 @@ void Vm::restore_devices(const MachineState& state) {
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> Vm::memory_devices_read_at_resume(const MachineState& state) {
-  const DeviceSection* console = state.device("virtio-console");
-  if (!console) return {};
-  return VirtioConsole::ring_ranges(console->bytes);
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (const DeviceSection* console = state.device("virtio-console")) out = VirtioConsole::ring_ranges(console->bytes);
+  if (const DeviceSection* net = state.device("virtio-net")) {
+    auto rings = VirtioNet::ring_ranges(net->bytes);
+    out.insert(out.end(), rings.begin(), rings.end());
+  }
+  return out;
 }
 
 void Vm::pause() {
@@ -217,12 +250,12 @@ void Vm::pause() {
   }
   pause_cv_.wait(lock, [&] { return parked_ == threads_.size() || stopping_; });
   lock.unlock();
-  console_dev_->stop();
+  stop_device_workers();
 }
 
 void Vm::resume() {
   if (stopping_) return;
-  console_dev_->start();
+  start_device_workers();
   {
     std::lock_guard lock(pause_mu_);
     pause_requested_ = false;
@@ -260,13 +293,13 @@ Vm::~Vm() {
     for (auto& t : threads_)
       if (t.joinable()) t.join();
   }
-  if (console_dev_) console_dev_->stop();
+  stop_device_workers();
 }
 
 void Vm::start() {
   if (!threads_.empty()) throw Error("vm: already started");
   if (config_.timeout.count() > 0) deadline_ = std::chrono::steady_clock::now() + config_.timeout;
-  console_dev_->start();
+  start_device_workers();
   for (auto& v : vcpus_) threads_.emplace_back([this, vcpu = v.get()] { vcpu_loop(*vcpu); });
 }
 
@@ -284,7 +317,7 @@ VmExit Vm::wait() {
   }
   for (auto& t : threads_)
     if (t.joinable()) t.join();
-  console_dev_->stop();
+  stop_device_workers();
   std::lock_guard lock(exit_mu_);
   return exit_;
 }

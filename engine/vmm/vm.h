@@ -1,6 +1,7 @@
 #pragma once
 // A KVM microVM booting a Linux bzImage: guest RAM, in-kernel irqchip and PIT, 1..N vCPUs (one
-// thread each), an 8250 console, i8042 reset, ACPI power-off, and a virtio-console channel.
+// thread each), an 8250 console, i8042 reset, ACPI power-off, a virtio-console channel and,
+// when configured, a virtio-net card on a TAP.
 // Construction builds everything (and throws a thaw::Error / SystemError saying what failed);
 // run() (or start() + wait()) runs it until the guest powers off, reboots, panics,
 // triple-faults, KVM fails, the timeout fires or the host calls request_stop(). Every path ends
@@ -32,6 +33,7 @@
 #include "engine/vmm/devices/serial.h"
 #include "engine/vmm/devices/snapshottable.h"
 #include "engine/vmm/devices/virtio_console.h"
+#include "engine/vmm/devices/virtio_net.h"
 #include "engine/vmm/devices/vmgenid.h"
 #include "engine/vmm/exit_reason.h"
 #include "engine/vmm/irq_line.h"
@@ -46,6 +48,15 @@ namespace thaw::vmm {
 // scan (devices come from ACPI), quiet console.
 inline constexpr std::string_view kDefaultCmdline = "console=ttyS0 reboot=k panic=-1 pci=off quiet";
 
+// The guest's network card: a virtio-net device on a TAP (or any non-blocking fd carrying one
+// Ethernet frame per read and write), with the MAC the guest sees. A restored machine keeps
+// the MAC it was saved with; only the backend is new.
+struct VmNetConfig {
+  UniqueFd backend;
+  MacAddress mac{0x02, 0xfc, 0, 0, 0, 2};
+  NetRateLimit tx_limit;  // outbound; none by default
+};
+
 struct VmConfig {
   std::string kernel;  // bzImage path
   std::string initrd;  // initramfs path (may be empty)
@@ -55,6 +66,8 @@ struct VmConfig {
   std::chrono::milliseconds timeout{0};  // 0: none; counts from start()
   // Serial output, byte by byte, on the vCPU thread that wrote it (besides the console log).
   std::function<void(uint8_t)> console;
+  // A network card; a machine saved with one is restored only with one, and the reverse.
+  std::optional<VmNetConfig> net;
 };
 
 class Vm {
@@ -94,6 +107,8 @@ class Vm {
   // restored from `state` runs (the console's rings), so a restorer can check it first.
   static std::vector<std::pair<uint64_t, uint64_t>> memory_devices_read_at_resume(const MachineState& state);
 
+  // The network card, or nullptr when the machine has none.
+  VirtioNet* net() { return net_dev_.get(); }
   // The host<->guest channel (/dev/hvc0 in the guest).
   VirtioConsole& channel() { return *console_dev_; }
   // Terminal input to the guest's serial console.
@@ -121,11 +136,16 @@ class Vm {
   UniqueFd vm_fd_;
   GuestMemoryView view_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  std::unique_ptr<IrqLine> serial_irq_, virtio_irq_;
+  void add_virtio_device(VirtioMmioDevice& device, uint64_t base, int notify_fd, const char* what);
+  void start_device_workers();
+  void stop_device_workers();
+
+  std::unique_ptr<IrqLine> serial_irq_, virtio_irq_, net_irq_;
   std::unique_ptr<Serial> serial_;
   std::unique_ptr<I8042> i8042_;
   std::unique_ptr<AcpiSleep> acpi_sleep_;
   std::unique_ptr<VirtioConsole> console_dev_;
+  std::unique_ptr<VirtioNet> net_dev_;
   std::unique_ptr<VmGenId> vmgenid_;
   std::vector<Snapshottable*> snapshottable_;  // every device with state, in save order
   Bus pio_, mmio_;

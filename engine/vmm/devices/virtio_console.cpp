@@ -1,7 +1,6 @@
 #include "engine/vmm/devices/virtio_console.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -9,28 +8,17 @@
 #include "base/byte_codec.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/vmm/devices/event_fd.h"
 
 namespace thaw::vmm {
 namespace {
 
 constexpr size_t kReceiveQueue = 0, kTransmitQueue = 1;
 
-UniqueFd make_eventfd() {
-  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!fd) throw_errno("eventfd", "virtio-console");
-  return fd;
-}
-
-void drain(int fd) {
-  uint64_t v;
-  while (::read(fd, &v, sizeof v) == sizeof v) {
-  }
-}
-
 }  // namespace
 
 VirtioConsole::VirtioConsole(GuestMemoryView memory, std::function<void()> interrupt)
-    : VirtioMmioDevice(std::move(memory), 2, std::move(interrupt)), notify_fd_(make_eventfd()), wake_fd_(make_eventfd()) {}
+    : VirtioMmioDevice(std::move(memory), 2, std::move(interrupt)), notify_fd_(make_eventfd("virtio-console")), wake_fd_(make_eventfd("virtio-console")) {}
 
 VirtioConsole::~VirtioConsole() { stop(); }
 
@@ -47,10 +35,7 @@ void VirtioConsole::stop() {
   worker_.join();
 }
 
-void VirtioConsole::wake() {
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
-}
+void VirtioConsole::wake() { signal_eventfd(wake_fd_.get()); }
 
 void VirtioConsole::run_worker() {
   pollfd fds[2] = {{notify_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
@@ -60,8 +45,8 @@ void VirtioConsole::run_worker() {
       spdlog::error("virtio-console: poll: {}", std::strerror(errno));
       return;
     }
-    drain(notify_fd_.get());
-    drain(wake_fd_.get());
+    drain_eventfd(notify_fd_.get());
+    drain_eventfd(wake_fd_.get());
     if (stopping_) break;
     process();
   }
@@ -110,14 +95,7 @@ void VirtioConsole::restore_section(uint32_t version, std::span<const std::byte>
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> VirtioConsole::ring_ranges(std::span<const std::byte> section) {
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  for (const auto& q : decode_console_section(kConsoleSectionVersion, section, nullptr).queues) {
-    if (!q.ready) continue;
-    out.emplace_back(q.desc_addr, 16ull * q.size);
-    out.emplace_back(q.avail_addr, 6 + 2ull * q.size);
-    out.emplace_back(q.used_addr, 6 + 8ull * q.size);
-  }
-  return out;
+  return vmm::ring_ranges(decode_console_section(kConsoleSectionVersion, section, nullptr));
 }
 
 void VirtioConsole::write(std::span<const uint8_t> bytes) {

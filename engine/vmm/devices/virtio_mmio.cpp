@@ -174,4 +174,15 @@ VirtioMmioState get_transport_state(ByteReader& r) {
   return s;
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> ring_ranges(const VirtioMmioState& s) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& q : s.queues) {
+    if (!q.ready) continue;
+    out.emplace_back(q.desc_addr, 16ull * q.size);
+    out.emplace_back(q.avail_addr, 6 + 2ull * q.size);
+    out.emplace_back(q.used_addr, 6 + 8ull * q.size);
+  }
+  return out;
+}
+
 }  // namespace thaw::vmm

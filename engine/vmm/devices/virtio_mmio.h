@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/vmm/devices/bus_device.h"
@@ -46,6 +47,9 @@ struct VirtioMmioState {
 // The transport state's byte form, for the sections of devices built on it.
 void put_transport_state(ByteWriter& w, const VirtioMmioState& s);
 VirtioMmioState get_transport_state(ByteReader& r);
+// The guest memory ({address, length}) of every ready queue's three rings: what a device's
+// worker reads as soon as a machine restored with this state runs.
+std::vector<std::pair<uint64_t, uint64_t>> ring_ranges(const VirtioMmioState& s);
 
 class VirtioMmioDevice : public BusDevice {
  public:

@@ -3,6 +3,7 @@
 // does what thaw.test=<mode> on the command line says (guest/test-initramfs/init).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -41,15 +42,16 @@ inline VmConfig config(const std::string& mode, unsigned vcpus = 1, std::chrono:
   return c;
 }
 
-// The next line the guest wrote to the channel (without its newline); "" on timeout.
+// The next line the guest wrote to the channel (without its newline); "" on timeout or once
+// the machine has ended with no line left.
 inline std::string read_channel_line(Vm& vm, std::string& buffered, std::chrono::milliseconds timeout = 300s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t nl;
   while ((nl = buffered.find('\n')) == std::string::npos) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return {};
+    if (left.count() <= 0 || vm.exited()) return {};  // the guest cannot write any more
     uint8_t buf[4096];
-    size_t n = vm.channel().read(buf, left);
+    size_t n = vm.channel().read(buf, std::min<std::chrono::milliseconds>(left, 1s));
     buffered.append(reinterpret_cast<char*>(buf), n);
   }
   std::string line = buffered.substr(0, nl);

@@ -20,12 +20,14 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(VmBoot, BadKernelFilesGiveClearErrors) {
-  VmConfig c = config("poweroff");
-  c.kernel = "/nonexistent/vmlinuz";
-  EXPECT_THROW({ Vm vm(c); }, SystemError);
-  c.kernel = "/etc/hostname";  // not a bzImage
+  auto with_kernel = [](const std::string& kernel) {
+    VmConfig c = config("poweroff");
+    c.kernel = kernel;
+    return c;
+  };
+  EXPECT_THROW({ Vm vm(with_kernel("/nonexistent/vmlinuz")); }, SystemError);
   try {
-    Vm vm(c);
+    Vm vm(with_kernel("/etc/hostname"));  // not a bzImage
     FAIL() << "a text file booted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/etc/hostname"), std::string::npos) << e.what();
@@ -34,9 +36,8 @@ TEST(VmBoot, BadKernelFilesGiveClearErrors) {
   std::string truncated = testing::TempDir() + "/vmlinuz-truncated";
   std::filesystem::copy_file(kernel_path(), truncated, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::resize_file(truncated, 64 * 1024);
-  c.kernel = truncated;
   try {
-    Vm vm(c);
+    Vm vm(with_kernel(truncated));
     FAIL() << "a truncated kernel booted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
