@@ -65,5 +65,6 @@ Command add_top_command(CLI::App& app);       // invoke-api/: thaw top, a server
 // thaw function create|update-code|update-config|publish|list|get|delete|alias ...: the engine's control plane.
 std::vector<Command> add_function_commands(CLI::App& app);
 std::vector<Command> add_queue_commands(CLI::App& app);  // engine/: thaw queue list|receive, the local queues
+std::vector<Command> add_layer_commands(CLI::App& app);  // engine/: thaw layer publish|list|versions|get|delete
 
 }  // namespace thaw::cli

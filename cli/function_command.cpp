@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 struct FunctionArgs {
   std::string name, runtime, handler, code, description;
   unsigned memory_mb = 0, timeout_s = 0;
-  std::vector<std::string> env;
+  std::vector<std::string> env, layers;
+  bool no_layers = false;
   bool snapstart = false, no_snapstart = false, json = false;
   // alias
   std::string alias, version, routing;
@@ -64,9 +65,10 @@ void print_function(const FunctionInfo& f, bool json) {
     std::cout << api::function_configuration(f).dump(2) << std::endl;
     return;
   }
-  std::printf("%-24s %-9s %-8s %-11s %5u MB %4u s  %s%s\n", f.name.c_str(), f.version.c_str(),
+  std::string layers = f.layers.empty() ? "" : "  layers " + std::to_string(f.layers.size());
+  std::printf("%-24s %-9s %-8s %-11s %5u MB %4u s  %s%s%s\n", f.name.c_str(), f.version.c_str(),
               std::string(to_string(f.state)).c_str(), f.settings.runtime.c_str(), f.settings.memory_mb,
-              f.settings.timeout_s, f.code_sha256.c_str(), f.snap_start_optimized ? "  SnapStart" : "");
+              f.settings.timeout_s, f.code_sha256.c_str(), f.snap_start_optimized ? "  SnapStart" : "", layers.c_str());
 }
 
 void print_alias(const AliasInfo& a, bool json) {
@@ -100,6 +102,7 @@ int run_create(const FunctionArgs& a) {
   s.description = a.description;
   s.environment = environment_from(a.env);
   s.snap_start = a.snapstart ? SnapStartApplyOn::kPublishedVersions : SnapStartApplyOn::kNone;
+  s.layers = a.layers;
   auto f = engine.create_function(a.name, s, code_from(a.code));
   print_function(wait_active(engine, f, "building the image of"), a.json);
   return 0;
@@ -123,6 +126,8 @@ int run_update_config(const FunctionArgs& a, CLI::App* sub) {
   if (sub->count("--env")) u.environment = environment_from(a.env);
   if (a.snapstart) u.snap_start = SnapStartApplyOn::kPublishedVersions;
   if (a.no_snapstart) u.snap_start = SnapStartApplyOn::kNone;
+  if (sub->count("--layer")) u.layers = a.layers;
+  if (a.no_layers) u.layers = std::vector<std::string>{};
   auto f = engine.update_function_configuration(a.name, u);
   print_function(wait_active(engine, f, "building the new image of"), a.json);
   return 0;
@@ -284,6 +289,9 @@ void add_settings_options(CLI::App* sub, FunctionArgs& a) {
   sub->add_option("--env", a.env, "an environment variable KEY=VALUE (repeat for more)");
   sub->add_option("--description", a.description, "a description of the function");
   sub->add_flag("--snapstart", a.snapstart, "SnapStart (ApplyOn PublishedVersions): publishing snapshots INIT");
+  sub->add_option("--layer", a.layers,
+                  "a layer version ARN (thaw layer publish prints it); repeat for more, at most 5, unpacked in "
+                  "order under /opt");
 }
 
 }  // namespace
@@ -313,6 +321,7 @@ std::vector<Command> add_function_commands(CLI::App& app) {
   config->add_option("name", a->name, "function name or ARN")->required();
   add_settings_options(config, *a);
   config->add_flag("--no-snapstart", a->no_snapstart, "turn SnapStart off (ApplyOn None)");
+  config->add_flag("--no-layers", a->no_layers, "take every layer off the function")->excludes("--layer");
   json_flag(config);
   out.push_back({config, false, [a, config] { return run_update_config(*a, config); }});
 

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   commands.push_back(thaw::cli::add_top_command(app));
   for (auto& c : thaw::cli::add_function_commands(app)) commands.push_back(std::move(c));
   for (auto& c : thaw::cli::add_queue_commands(app)) commands.push_back(std::move(c));
+  for (auto& c : thaw::cli::add_layer_commands(app)) commands.push_back(std::move(c));
 
   try {
     app.parse(argc, argv);

@@ -46,6 +46,11 @@ std::string ArtifactBuilder::build_image(const std::string& name, const VersionR
   image::ImageBuildOptions o;
   o.function = image_function(name, version.settings);
   o.code_dir = (work.path / "code").string();
+  for (size_t i = 0; i < version.layers.size(); ++i) {
+    auto dir = work.path / ("layer-" + std::to_string(i));
+    code_.extract(version.layers[i].code_sha256_hex, dir);
+    o.layer_dirs.push_back(dir.string());
+  }
   o.out_dir = (work.path / "image").string();
   o.agent_path = paths_.guest_agent;
   o.kernel_path = paths_.kernel;

@@ -73,8 +73,8 @@ uint32_t unix_mode(zip_t* z, zip_uint64_t i) {
   return 0;
 }
 
-// Checks every entry: safe names and the unzipped total.
-void check_entries(zip_t* z) {
+// Checks every entry: safe names and the unzipped total, which it returns.
+uint64_t check_entries(zip_t* z) {
   zip_int64_t n = zip_get_num_entries(z, 0);
   uint64_t total = 0;
   for (zip_int64_t i = 0; i < n; ++i) {
@@ -88,6 +88,7 @@ void check_entries(zip_t* z) {
   if (total > kMaxUnzippedBytes)
     invalid("unzipped size must be smaller than " + std::to_string(kMaxUnzippedBytes) + " bytes (it is " +
             std::to_string(total) + ")");
+  return total;
 }
 
 void add_tree(zip_t* z, const fs::path& root) {
@@ -144,12 +145,16 @@ CodeStore::CodeStore(fs::path dir) : dir_(std::move(dir)) {
 fs::path CodeStore::zip_path(const std::string& hex) const { return dir_ / (hex + ".zip"); }
 bool CodeStore::contains(const std::string& hex) const { return fs::exists(zip_path(hex)); }
 
+uint64_t CodeStore::unzipped_size(const std::string& hex) const {
+  return check_entries(open_zip(zip_path(hex), ZIP_RDONLY).get());
+}
+
 StoredCode CodeStore::store_zip_file(const fs::path& zip, bool move) {
+  StoredCode c;
   {
     auto z = open_zip(zip, ZIP_RDONLY | ZIP_CHECKCONS);
-    check_entries(z.get());
+    c.unzipped_size = check_entries(z.get());
   }
-  StoredCode c;
   c.size = fs::file_size(zip);
   if (c.size > kMaxZipBytes)
     throw EngineError(ErrorCode::kTooLarge, "the code's .zip is " + std::to_string(c.size) +

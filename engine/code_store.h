@@ -21,6 +21,7 @@ struct StoredCode {
   std::string sha256_hex;
   std::string sha256_base64;
   uint64_t size = 0;  // bytes of the .zip
+  uint64_t unzipped_size = 0;  // bytes of the files in it
 };
 
 std::string hex_to_base64(const std::string& hex);
@@ -35,6 +36,8 @@ class CodeStore {
   StoredCode put(const FunctionCode& code);
   std::filesystem::path zip_path(const std::string& sha256_hex) const;
   bool contains(const std::string& sha256_hex) const;
+  // The bytes of the files in the stored .zip (read from its directory).
+  uint64_t unzipped_size(const std::string& sha256_hex) const;
   // Unpacks the code into `out_dir` (created; must not exist), keeping modes and symlinks.
   void extract(const std::string& sha256_hex, const std::filesystem::path& out_dir) const;
   // Deletes the stored code no record references any more; returns how many.

@@ -145,6 +145,7 @@ FunctionInfo Engine::Impl::info_of(const FunctionRecord& r, const VersionRecord&
   i.state_reason_code = v.state_reason_code;
   i.last_update_status = v.last_update_status;
   i.snap_start_optimized = !v.snapshot.empty();
+  for (const auto& l : v.layers) i.layers.push_back({l.arn, l.code_size});
   return i;
 }
 
@@ -176,6 +177,7 @@ void Engine::Impl::references(std::set<std::string>& code_refs, std::set<std::st
                               std::set<std::string>& snapshots) const {
   auto add = [&](const VersionRecord& v) {
     code_refs.insert(v.code_sha256_hex);
+    for (const auto& l : v.layers) code_refs.insert(l.code_sha256_hex);
     if (!v.image.empty()) images.insert(v.image);
     if (!v.snapshot.empty()) snapshots.insert(v.snapshot);
   };
@@ -183,6 +185,8 @@ void Engine::Impl::references(std::set<std::string>& code_refs, std::set<std::st
     add(r.latest);
     for (const auto& [k, v] : r.versions) add(v);
   }
+  for (const auto& [n, l] : layers)
+    for (const auto& [k, v] : l.versions) code_refs.insert(v.code_sha256_hex);
 }
 
 void Engine::Impl::collect_garbage() {
@@ -256,12 +260,14 @@ FunctionInfo Engine::create_function(const std::string& name, const FunctionSett
   auto stored = impl_->code.put(code);  // outside the lock: zipping a tree takes a while
   std::lock_guard lock(impl_->mu);
   if (impl_->records.count(name)) fail(ErrorCode::kConflict, "Function already exist: " + name);
+  auto layers = impl_->resolve_layers(s.layers, stored.unzipped_size);
   FunctionRecord r;
   r.name = name;
   r.latest.version = std::string(engine::kLatest);
   r.latest.settings = s;
   r.latest.code_sha256_hex = stored.sha256_hex;
   r.latest.code_size = stored.size;
+  r.latest.layers = std::move(layers);
   r.latest.revision_id = hooks::new_uuid_v4();
   r.latest.last_modified = now_iso8601();
   r.latest.state = FunctionState::kPending;
@@ -309,6 +315,7 @@ FunctionInfo Engine::update_function_code(const std::string& function, const Fun
   auto& r = impl_->record_of(ref.name);
   check_not_updating(r);
   check_revision(revision_id, r.latest.revision_id, r.name);
+  Impl::check_unzipped_total(stored.unzipped_size, r.latest.layers);
   FunctionRecord next = r;
   next.latest.code_sha256_hex = stored.sha256_hex;
   next.latest.code_size = stored.size;
@@ -331,8 +338,12 @@ FunctionInfo Engine::update_function_configuration(const std::string& function, 
   if (u.environment) s.environment = *u.environment;
   if (u.snap_start) s.snap_start = *u.snap_start;
   if (u.dead_letter_target) s.dead_letter_target = *u.dead_letter_target;
+  if (u.layers) s.layers = *u.layers;
   FunctionRecord next = r;
   next.latest.settings = normalized(r.name, s);
+  // Unchanged Layers keep what they resolved to, also a version deleted since.
+  if (s.layers != r.latest.settings.layers)
+    next.latest.layers = impl_->resolve_layers(s.layers, impl_->code.unzipped_size(r.latest.code_sha256_hex));
   return impl_->commit_latest_update(r, std::move(next));
 }
 

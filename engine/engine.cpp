@@ -71,6 +71,7 @@ Engine::Impl::Impl(EngineOptions o)
       lock(data),
       store(data / "functions"),
       code(data / "code"),
+      layer_store(data / "layers"),
       builder(artifact_paths(data, options), code),
       cgroups(open_cgroups(options)),
       cpu_scale(cpu_scale_of(options)),
@@ -80,6 +81,7 @@ Engine::Impl::Impl(EngineOptions o)
       events(data / "events"),
       queues(data / "queues") {
   records = store.load_all();
+  layers = layer_store.load_all();
   load_reservations();
   load_provisioned();
   collect_garbage();

@@ -20,6 +20,8 @@
 #include "engine/event_queue.h"
 #include "engine/function_store.h"
 #include "engine/invocation_metrics.h"
+#include "engine/layer_arn.h"
+#include "engine/layer_store.h"
 #include "engine/local_queues.h"
 #include "engine/provisioned_configs.h"
 #include "engine/qualifier.h"
@@ -49,6 +51,7 @@ struct Engine::Impl {
   engine::DataDirLock lock;
   engine::FunctionStore store;
   engine::CodeStore code;
+  engine::LayerStore layer_store;
   engine::ArtifactBuilder builder;
 
   // Guards records, alias counters and the job queue; `changed` is notified on every change
@@ -57,6 +60,7 @@ struct Engine::Impl {
   mutable std::condition_variable changed;
   std::map<std::string, engine::FunctionRecord> records;
   std::map<std::string, uint64_t> alias_invocations;  // "name:alias" -> invocations routed so far
+  std::map<std::string, engine::LayerRecord> layers;  // by name (guarded by mu)
 
   std::unique_ptr<engine::CgroupParent> cgroups;  // null: VMM processes run without limits
   double cpu_scale = 1;
@@ -115,6 +119,16 @@ struct Engine::Impl {
   void release(const std::vector<engine::VersionRecord>& gone);
   // The chunk store's packs no snapshot refers to; only while no job writes to it.
   void collect_packs();
+
+  // engine_layers.cpp (callers hold mu)
+  // The layer versions `arns` name, checked as Lambda checks a function's Layers: at most 5,
+  // each an existing version, no layer twice, and with the code (`code_unzipped` bytes) at most
+  // 250 MB unzipped. Throws kInvalidParameter.
+  std::vector<engine::LayerUse> resolve_layers(const std::vector<std::string>& arns, uint64_t code_unzipped) const;
+  // Throws kInvalidParameter when code of `code_unzipped` bytes with `layers` is over 250 MB.
+  static void check_unzipped_total(uint64_t code_unzipped, const std::vector<engine::LayerUse>& layers);
+  LayerVersionInfo layer_info(const engine::LayerRecord& r, const engine::LayerVersionRecord& v) const;
+  const engine::LayerVersionRecord& layer_version_of(const engine::LayerRef& ref) const;
 
   // engine_concurrency.cpp: the records' reservations into `limits` (at start-up).
   void load_reservations();

@@ -44,7 +44,7 @@ json settings_json(const FunctionSettings& s) {
   return {{"runtime", s.runtime},         {"handler", s.handler},         {"memory_mb", s.memory_mb},
           {"timeout_s", s.timeout_s},     {"description", s.description}, {"environment", s.environment},
           {"snap_start", to_string(s.snap_start)}, {"role", s.role},
-          {"dead_letter_target", s.dead_letter_target}};
+          {"dead_letter_target", s.dead_letter_target}, {"layers", s.layers}};
 }
 
 FunctionSettings settings_from(const json& j) {
@@ -58,7 +58,24 @@ FunctionSettings settings_from(const json& j) {
   s.snap_start = parse_apply_on(j.at("snap_start").get<std::string>());
   s.role = j.value("role", std::string());  // records written before roles were kept have none
   s.dead_letter_target = j.value("dead_letter_target", std::string());
+  s.layers = j.value("layers", std::vector<std::string>());
   return s;
+}
+
+json layers_json(const std::vector<LayerUse>& layers) {
+  json out = json::array();
+  for (const auto& l : layers)
+    out.push_back({{"arn", l.arn}, {"code_sha256", l.code_sha256_hex}, {"code_size", l.code_size},
+                   {"unzipped_size", l.unzipped_size}});
+  return out;
+}
+
+std::vector<LayerUse> layers_from(const json& j) {
+  std::vector<LayerUse> out;
+  for (const auto& l : j)
+    out.push_back({l.at("arn").get<std::string>(), l.at("code_sha256").get<std::string>(),
+                   l.at("code_size").get<uint64_t>(), l.at("unzipped_size").get<uint64_t>()});
+  return out;
 }
 
 json version_json(const VersionRecord& v) {
@@ -73,7 +90,8 @@ json version_json(const VersionRecord& v) {
           {"state_reason_code", v.state_reason_code},
           {"last_update_status", to_string(v.last_update_status)},
           {"image", v.image},
-          {"snapshot", v.snapshot}};
+          {"snapshot", v.snapshot},
+          {"layers", layers_json(v.layers)}};
 }
 
 VersionRecord version_from(const json& j) {
@@ -90,6 +108,8 @@ VersionRecord version_from(const json& j) {
   v.last_update_status = parse_update_status(j.at("last_update_status").get<std::string>());
   v.image = j.at("image").get<std::string>();
   v.snapshot = j.at("snapshot").get<std::string>();
+  if (j.contains("layers")) v.layers = layers_from(j["layers"]);  // records from before layers have none
+  if (v.layers.size() != v.settings.layers.size()) throw Error("function record: its layers do not match its settings");
   return v;
 }
 

@@ -15,11 +15,20 @@
 
 namespace thaw::engine {
 
+// A layer version a function version takes, resolved when the configuration was set: a layer
+// version deleted later keeps working for the functions that took it (as Lambda's).
+struct LayerUse {
+  std::string arn;
+  std::string code_sha256_hex;
+  uint64_t code_size = 0, unzipped_size = 0;
+};
+
 struct VersionRecord {
   std::string version;  // "$LATEST" or "1", "2", ...
   FunctionSettings settings;  // with defaults resolved
   std::string code_sha256_hex;
   uint64_t code_size = 0;
+  std::vector<LayerUse> layers;  // settings.layers, in order
   std::string revision_id, last_modified;
   FunctionState state = FunctionState::kPending;
   std::string state_reason, state_reason_code;

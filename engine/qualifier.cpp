@@ -1,31 +1,14 @@
 #include "engine/qualifier.h"
 
 #include <algorithm>
-#include <cctype>
-#include <vector>
 
+#include "engine/arn_parts.h"
 #include "thaw/error.h"
 
 namespace thaw::engine {
 namespace {
 
 [[noreturn]] void invalid(const std::string& what) { throw EngineError(ErrorCode::kInvalidParameter, what); }
-
-bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  for (;;) {
-    size_t end = s.find(sep, start);
-    parts.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return parts;
-    start = end + 1;
-  }
-}
 
 void check_account(std::string_view account, std::string_view function) {
   if (account.size() != 12 || !all_digits(account))

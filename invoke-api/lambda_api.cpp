@@ -55,6 +55,13 @@ json page_of(const std::vector<T>& items, const Route& route, const char* key, T
   return out;
 }
 
+// {VersionNumber}: a layer version, 1 or more.
+unsigned layer_version_number(const std::string& s) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos || s[0] == '0')
+    throw invalid_parameter("VersionNumber '" + s + "' is not a layer version number");
+  return unsigned(std::stoul(s));
+}
+
 }  // namespace
 
 LambdaApi::LambdaApi(Engine& engine, ApiOptions options) : engine_(engine), options_(std::move(options)) {}
@@ -175,6 +182,12 @@ HttpResponse LambdaApi::dispatch(const Route& route, const HttpRequest& request,
         items.push_back(event_invoke_config_json(c, arn));
       return json_response(200, {{"FunctionEventInvokeConfigs", items}});
     }
+    case Operation::kPublishLayerVersion:
+    case Operation::kGetLayerVersion:
+    case Operation::kGetLayerVersionByArn:
+    case Operation::kListLayers:
+    case Operation::kListLayerVersions:
+    case Operation::kDeleteLayerVersion: return layer_operation(route, request);
   }
   throw ApiError("ServiceException", 500, "operation not dispatched");
 }
@@ -219,6 +232,34 @@ HttpResponse LambdaApi::list_aliases(const Route& route) {
   if (auto v = query_or(route, "FunctionVersion"); !v.empty())
     std::erase_if(aliases, [&](const AliasInfo& a) { return a.function_version != v; });
   return json_response(200, page_of(aliases, route, "Aliases", alias_configuration));
+}
+
+HttpResponse LambdaApi::layer_operation(const Route& route, const HttpRequest& request) {
+  const std::string runtime = query_or(route, "CompatibleRuntime");
+  switch (route.op) {
+    case Operation::kPublishLayerVersion: {
+      auto in = parse_publish_layer_version(request.body);
+      return json_response(201, layer_version_json(engine_.publish_layer_version(route.layer, in.settings, in.content)));
+    }
+    case Operation::kGetLayerVersion:
+      return json_response(200, layer_version_json(
+                                    engine_.get_layer_version(route.layer, layer_version_number(route.layer_version))));
+    case Operation::kGetLayerVersionByArn: {
+      auto arn = query_or(route, "Arn");
+      if (arn.empty()) throw invalid_parameter("Arn is required");
+      return json_response(200, layer_version_json(engine_.get_layer_version_by_arn(arn)));
+    }
+    case Operation::kListLayers:
+      return json_response(200, page_of(engine_.list_layers(runtime), route, "Layers", layers_list_item));
+    case Operation::kListLayerVersions:
+      return json_response(200, page_of(engine_.list_layer_versions(route.layer, runtime), route, "LayerVersions",
+                                        layer_versions_list_item));
+    case Operation::kDeleteLayerVersion:
+      engine_.delete_layer_version(route.layer, layer_version_number(route.layer_version));
+      return no_content();
+    default: break;
+  }
+  throw ApiError("ServiceException", 500, "not a layer operation");
 }
 
 HttpResponse LambdaApi::update_alias(const Route& route, const HttpRequest& request) {

@@ -36,6 +36,7 @@ class LambdaApi {
   HttpResponse list_versions(const Route& route);
   HttpResponse list_aliases(const Route& route);
   HttpResponse update_alias(const Route& route, const HttpRequest& request);
+  HttpResponse layer_operation(const Route& route, const HttpRequest& request);
   // $LATEST once its build is done, published (CreateFunction/UpdateFunctionCode with Publish).
   FunctionInfo publish_when_built(const std::string& function);
 

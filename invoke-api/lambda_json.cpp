@@ -26,6 +26,10 @@ json function_configuration(const FunctionInfo& f) {
              {{"ApplyOn", to_string(s.snap_start)}, {"OptimizationStatus", f.snap_start_optimized ? "On" : "Off"}}}};
   if (!s.environment.empty()) j["Environment"] = {{"Variables", s.environment}};
   if (!s.dead_letter_target.empty()) j["DeadLetterConfig"] = {{"TargetArn", s.dead_letter_target}};
+  if (!f.layers.empty()) {
+    j["Layers"] = json::array();
+    for (const auto& l : f.layers) j["Layers"].push_back({{"Arn", l.arn}, {"CodeSize", l.code_size}});
+  }
   if (!f.state_reason.empty()) j["StateReason"] = f.state_reason;
   if (!f.state_reason_code.empty()) j["StateReasonCode"] = f.state_reason_code;
   return j;
@@ -71,6 +75,30 @@ nlohmann::json event_invoke_config_json(const EventInvokeConfig& c, const std::s
           {"MaximumEventAgeInSeconds", c.maximum_event_age_s},
           {"DestinationConfig", destinations},
           {"LastModified", c.last_modified}};
+}
+
+json layer_versions_list_item(const LayerVersionInfo& l) {
+  json j = {{"LayerVersionArn", l.layer_version_arn},
+            {"Version", l.version},
+            {"Description", l.settings.description},
+            {"CreatedDate", l.created_date},
+            {"CompatibleRuntimes", l.settings.compatible_runtimes},
+            {"CompatibleArchitectures", l.settings.compatible_architectures}};
+  if (!l.settings.license_info.empty()) j["LicenseInfo"] = l.settings.license_info;
+  return j;
+}
+
+json layer_version_json(const LayerVersionInfo& l) {
+  json j = layer_versions_list_item(l);
+  j["LayerArn"] = l.layer_arn;
+  j["Content"] = {{"CodeSha256", l.code_sha256}, {"CodeSize", l.code_size}};
+  return j;
+}
+
+json layers_list_item(const LayerVersionInfo& latest) {
+  return {{"LayerName", latest.layer_name},
+          {"LayerArn", latest.layer_arn},
+          {"LatestMatchingVersion", layer_versions_list_item(latest)}};
 }
 
 }  // namespace thaw::api

@@ -98,8 +98,28 @@ void refuse_unsupported(const Body& b) {
     throw invalid_parameter("PackageType " + *p + " is not supported: thaw runs .zip packages");
   if (const json* a = b.array("Architectures"); a && (a->size() != 1 || (*a)[0] != "x86_64"))
     throw invalid_parameter("Architectures: thaw runs x86_64 only");
-  if (const json* l = b.array("Layers"); l && !l->empty()) throw invalid_parameter("Layers are not supported by thaw yet");
   if (b.string("ImageUri")) throw invalid_parameter("container images are not supported: send the code as ZipFile");
+}
+
+std::vector<std::string> strings_of(const Body& b, const char* key) {
+  std::vector<std::string> out;
+  if (const json* a = b.array(key))
+    for (const auto& v : *a) {
+      if (!v.is_string()) throw invalid_parameter(std::string(key) + " must be a list of strings");
+      out.push_back(v.get<std::string>());
+    }
+  return out;
+}
+
+// The package of CreateFunction's Code and PublishLayerVersion's Content: ZipFile only.
+std::string zip_of(const json* code, const char* member) {
+  if (!code) throw invalid_parameter(std::string(member) + " is required");
+  if (code->contains("S3Bucket") || code->contains("S3Key") || code->contains("ImageUri"))
+    throw invalid_parameter(std::string(member) +
+                            ": thaw takes the package as ZipFile (S3 and container images are not supported)");
+  if (!code->contains("ZipFile") || !(*code)["ZipFile"].is_string())
+    throw invalid_parameter(std::string(member) + ".ZipFile is required");
+  return zip_bytes((*code)["ZipFile"].get<std::string>());
 }
 
 // DeadLetterConfig {TargetArn}: nullopt when absent; "" (none) for {} or an empty TargetArn.
@@ -140,13 +160,9 @@ CreateFunctionInput parse_create_function(const std::string& body) {
   in.settings.environment = environment_of(b);
   if (const json* s = b.object("SnapStart")) in.settings.snap_start = snap_start_of(*s);
   in.settings.dead_letter_target = dead_letter_target_of(b).value_or("");
+  in.settings.layers = strings_of(b, "Layers");
   in.publish = b.boolean("Publish");
-  const json* code = b.object("Code");
-  if (!code) throw invalid_parameter("Code is required");
-  if (code->contains("S3Bucket") || code->contains("S3Key") || code->contains("ImageUri"))
-    throw invalid_parameter("Code: thaw takes the package as ZipFile (S3 and container images are not supported)");
-  if (!code->contains("ZipFile") || !(*code)["ZipFile"].is_string()) throw invalid_parameter("Code.ZipFile is required");
-  in.code.zip_bytes = zip_bytes((*code)["ZipFile"].get<std::string>());
+  in.code.zip_bytes = zip_of(b.object("Code"), "Code");
   return in;
 }
 
@@ -164,6 +180,7 @@ FunctionSettingsUpdate parse_update_configuration(const std::string& body) {
   if (b.object("Environment")) u.environment = environment_of(b);
   if (const json* s = b.object("SnapStart")) u.snap_start = snap_start_of(*s);
   u.dead_letter_target = dead_letter_target_of(b);
+  if (b.array("Layers")) u.layers = strings_of(b, "Layers");
   u.revision_id = b.string("RevisionId");
   return u;
 }
@@ -224,6 +241,17 @@ unsigned parse_put_provisioned_concurrency(const std::string& body) {
   auto n = Body(body).uint("ProvisionedConcurrentExecutions");
   if (!n) throw invalid_parameter("ProvisionedConcurrentExecutions is required");
   return *n;
+}
+
+PublishLayerInput parse_publish_layer_version(const std::string& body) {
+  Body b(body);
+  PublishLayerInput in;
+  in.settings.description = b.string("Description").value_or("");
+  in.settings.license_info = b.string("LicenseInfo").value_or("");
+  in.settings.compatible_runtimes = strings_of(b, "CompatibleRuntimes");
+  in.settings.compatible_architectures = strings_of(b, "CompatibleArchitectures");
+  in.content.zip_bytes = zip_of(b.object("Content"), "Content");
+  return in;
 }
 
 EventInvokeConfigUpdate parse_event_invoke_config(const std::string& body) {

@@ -2,7 +2,7 @@
 // The control plane's request bodies (JSON, as botocore's model shapes them) decoded into the
 // engine's types. Each throws ApiError: InvalidRequestContentException for a body that is not
 // a JSON object, InvalidParameterValueException naming the member that is missing, mistyped or
-// not one thaw supports (S3 code, container images, layers, another architecture).
+// not one thaw supports (S3 code, container images, another architecture).
 #include <optional>
 #include <string>
 
@@ -48,6 +48,12 @@ unsigned parse_put_provisioned_concurrency(const std::string& body);
 // Put/UpdateFunctionEventInvokeConfig's body: MaximumRetryAttempts, MaximumEventAgeInSeconds,
 // DestinationConfig {OnSuccess, OnFailure: {Destination}} (an empty Destination clears it).
 EventInvokeConfigUpdate parse_event_invoke_config(const std::string& body);
+
+struct PublishLayerInput {
+  LayerSettings settings{};
+  FunctionCode content{};
+};
+PublishLayerInput parse_publish_layer_version(const std::string& body);
 
 // A role ARN as IAM spells it: arn:aws:iam::<12 digits>:role/<path and name>.
 bool is_role_arn(const std::string& role);

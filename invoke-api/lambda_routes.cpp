@@ -80,6 +80,29 @@ Operation concurrency_operation(std::string_view m, std::string_view path) {
   unknown(m, path);
 }
 
+// The layer operations under /2018-10-31/layers: `parts` are the segments after it.
+Route layer_route(std::string_view m, const std::vector<std::string_view>& parts, std::string_view path, Route r) {
+  if (parts.empty() && m == "GET") {
+    auto find = r.query.find("find");
+    r.op = find != r.query.end() && find->second == "LayerVersion" ? Operation::kGetLayerVersionByArn
+                                                                    : Operation::kListLayers;
+    return r;
+  }
+  if (parts.size() < 2 || parts.size() > 3 || parts[1] != "versions") unknown(m, path);
+  r.layer = percent_decode(parts[0]);
+  if (parts.size() == 2) {
+    if (m == "POST") r.op = Operation::kPublishLayerVersion;
+    else if (m == "GET") r.op = Operation::kListLayerVersions;
+    else unknown(m, path);
+    return r;
+  }
+  r.layer_version = percent_decode(parts[2]);
+  if (m == "GET") r.op = Operation::kGetLayerVersion;
+  else if (m == "DELETE") r.op = Operation::kDeleteLayerVersion;
+  else unknown(m, path);
+  return r;
+}
+
 }  // namespace
 
 std::string percent_decode(std::string_view s) {
@@ -115,6 +138,7 @@ Route route(std::string_view method, std::string_view target) {
     r.op = Operation::kGetAccountSettings;
     return r;
   }
+  if (collection == "layers" && version == "2018-10-31") return layer_route(method, parts, path, std::move(r));
   if (collection != "functions") unknown(method, path);
   if (version == "2019-09-30" && parts.size() == 2 && parts[1] == "provisioned-concurrency") {
     r.function = percent_decode(parts[0]);
@@ -188,6 +212,12 @@ std::string_view name_of(Operation op) {
     case Operation::kGetFunctionEventInvokeConfig: return "GetFunctionEventInvokeConfig";
     case Operation::kDeleteFunctionEventInvokeConfig: return "DeleteFunctionEventInvokeConfig";
     case Operation::kListFunctionEventInvokeConfigs: return "ListFunctionEventInvokeConfigs";
+    case Operation::kPublishLayerVersion: return "PublishLayerVersion";
+    case Operation::kGetLayerVersion: return "GetLayerVersion";
+    case Operation::kGetLayerVersionByArn: return "GetLayerVersionByArn";
+    case Operation::kListLayers: return "ListLayers";
+    case Operation::kListLayerVersions: return "ListLayerVersions";
+    case Operation::kDeleteLayerVersion: return "DeleteLayerVersion";
   }
   return "?";
 }

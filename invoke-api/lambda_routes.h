@@ -2,7 +2,7 @@
 // Which operation of the Lambda API (as botocore's model declares its paths and methods: the
 // function operations under /2015-03-31/, concurrency under /2017-10-31/ and /2019-09-30/, asynchronous
 // invocation configs under /2019-09-25/, the
-// account's settings under /2016-08-19/) a request's method and target name, with the path's labels and the query decoded.
+// account's settings under /2016-08-19/, layers under /2018-10-31/) a request's method and target name, with the path's labels and the query decoded.
 #include <map>
 #include <string>
 #include <string_view>
@@ -39,6 +39,12 @@ enum class Operation {
   kGetFunctionEventInvokeConfig,
   kDeleteFunctionEventInvokeConfig,
   kListFunctionEventInvokeConfigs,
+  kPublishLayerVersion,
+  kGetLayerVersion,
+  kGetLayerVersionByArn,  // GET /layers with find=LayerVersion
+  kListLayers,
+  kListLayerVersions,
+  kDeleteLayerVersion,
 };
 
 std::string_view name_of(Operation op);  // "Invoke", "CreateFunction", ...
@@ -47,6 +53,8 @@ struct Route {
   Operation op = Operation::kInvoke;
   std::string function{};  // {FunctionName}: a name or an ARN, decoded
   std::string alias{};     // {Name} of the alias operations
+  std::string layer{};     // {LayerName}: a name or a layer ARN, decoded
+  std::string layer_version{};  // {VersionNumber}
   std::map<std::string, std::string> query{};
 };
 

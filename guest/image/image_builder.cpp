@@ -35,18 +35,29 @@ bool is_executable_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
 }
 
+// Where a `provided` function's bootstrap is in the guest: /var/task/bootstrap from the code, else
+// /opt/bootstrap from a layer (the last layer that has one wins, as in the image), as Lambda looks.
+std::string provided_bootstrap(const ImageBuildOptions& o) {
+  std::error_code ec;
+  auto bootstrap = o.code_dir + "/bootstrap";
+  if (fs::exists(bootstrap, ec)) {
+    if (!is_executable_file(bootstrap))
+      throw Error(bootstrap + " is not an executable file (chmod +x it): the 'provided' runtime starts it");
+    return "/var/task/bootstrap";
+  }
+  for (auto layer = o.layer_dirs.rbegin(); layer != o.layer_dirs.rend(); ++layer)
+    if (is_executable_file(*layer + "/bootstrap")) return "/opt/bootstrap";
+  throw Error("runtime 'provided' needs an executable file named 'bootstrap' at the top of the code directory "
+              "or of a layer; " + o.code_dir + " has none");
+}
+
 void check_code_dir(const ImageBuildOptions& o, std::vector<std::string>& warnings) {
   if (o.code_dir.empty()) throw Error("no code directory given (--code DIR)");
   std::error_code ec;
   if (!fs::exists(o.code_dir, ec)) throw Error("code directory " + o.code_dir + " does not exist");
   if (!fs::is_directory(o.code_dir, ec)) throw Error("code path " + o.code_dir + " is not a directory");
   if (o.function.runtime == Runtime::kProvided) {
-    auto bootstrap = o.code_dir + "/bootstrap";
-    if (!fs::exists(bootstrap, ec))
-      throw Error("runtime 'provided' needs an executable file named 'bootstrap' at the top of the code directory; " +
-                  o.code_dir + " has none");
-    if (!is_executable_file(bootstrap))
-      throw Error(bootstrap + " is not an executable file (chmod +x it): the 'provided' runtime starts it");
+    provided_bootstrap(o);
     return;
   }
   // python3.11: a missing handler module is an init error at run time (Runtime.ImportModuleError),
@@ -75,8 +86,9 @@ void prepare_out_dir(const std::string& out) {
   }
 }
 
-// Bytecode for the runtime's and the function's modules, compiled by the guest's own
-// interpreter (the same binary) so that the first import in the guest does not compile.
+// Bytecode for the modules of the runtime, the function and its layers (/opt/python),
+// compiled by the guest's own interpreter (the same binary) so that the first import in the
+// guest does not compile.
 // Timestamp-checked .pyc files: the archive keeps the sources' mtimes, so they stay valid.
 void precompile(ImageTree& tree, const std::string& python, const std::string& work_dir,
                 std::vector<std::string>& warnings) {
@@ -89,7 +101,8 @@ void precompile(ImageTree& tree, const std::string& python, const std::string& w
   int n = 0;
   for (const auto& [key, e] : tree.entries()) {
     if (e.kind != ImageTree::Kind::kFile || e.is_inline || !key.ends_with(".py")) continue;
-    if (key.rfind("var/task/", 0) != 0 && key.rfind("var/runtime/", 0) != 0) continue;
+    if (key.rfind("var/task/", 0) != 0 && key.rfind("var/runtime/", 0) != 0 && key.rfind("opt/python/", 0) != 0)
+      continue;
     auto guest = fs::path("/" + key);
     auto guest_pyc = guest.parent_path() / "__pycache__" / (guest.stem().string() + ".cpython-311.pyc");
     auto host_pyc = work_dir + "/" + std::to_string(n++) + ".pyc";
@@ -199,7 +212,7 @@ ImageBuildResult build_image(const ImageBuildOptions& options, const ProgressFn&
     config.bootstrap = "/var/runtime/bootstrap";
     say("runtime python3.11: " + o.python_interpreter + ", stdlib " + o.python_stdlib + ", client " + runtime_src);
   } else {
-    config.bootstrap = "/var/task/bootstrap";
+    config.bootstrap = provided_bootstrap(o);
   }
 
   auto before_code = tree.entries().size();
@@ -207,6 +220,11 @@ ImageBuildResult build_image(const ImageBuildOptions& options, const ProgressFn&
                      o.function.runtime == Runtime::kPython311 ? ImageTree::Filter(no_pycache) : ImageTree::Filter(),
                      true);
   say("code: " + std::to_string(tree.entries().size() - before_code) + " entries from " + o.code_dir);
+  for (const auto& layer : o.layer_dirs) {
+    auto before = tree.entries().size();
+    tree.add_host_tree(layer, "/opt", ImageTree::Filter(no_pycache), true);
+    say("layer: " + std::to_string(tree.entries().size() - before) + " new entries from " + layer);
+  }
 
   prepare_out_dir(o.out_dir);
   auto pyc_dir = o.out_dir + "/.pyc-build";

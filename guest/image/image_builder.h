@@ -8,6 +8,7 @@
 //   /var/runtime          the runtime's bootstrap and interface client (python3.11)
 //   /usr/bin/python3.11   with its libraries and a pruned stdlib (python3.11)
 //   /var/task             the function's code
+//   /opt                  the function's layers, unpacked in order (a later one's files win)
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@ namespace thaw::image {
 struct ImageBuildOptions {
   FunctionConfig function;  // an empty name is taken from the code directory's name
   std::string code_dir;
+  std::vector<std::string> layer_dirs;  // unpacked layers, in the function's order
   std::string out_dir;
   std::string agent_path;   // the guest agent binary, becomes /init
   std::string kernel_path;  // empty: the newest /boot/vmlinuz-*

@@ -20,6 +20,7 @@
 #include "thaw/error.h"
 #include "thaw/function.h"
 #include "thaw/invoke.h"
+#include "thaw/layer.h"
 #include "thaw/metrics.h"
 
 namespace thaw {
@@ -155,6 +156,21 @@ class Engine {
   AliasInfo get_alias(const std::string& function, const std::string& alias) const;
   std::vector<AliasInfo> list_aliases(const std::string& function) const;
   void delete_alias(const std::string& function, const std::string& alias);
+
+  // Layers. `layer` is a name or a layer ARN. Publishing stores the content (as function code,
+  // 50 MB zipped, 250 MB unzipped) and gives it the next version number; numbers are never
+  // reused, also after deletes. A deleted version stays in the functions that took it; new
+  // configurations cannot take it. kNotFound for a layer or version that does not exist.
+  LayerVersionInfo publish_layer_version(const std::string& layer, const LayerSettings& settings,
+                                         const FunctionCode& content);
+  LayerVersionInfo get_layer_version(const std::string& layer, unsigned version) const;
+  LayerVersionInfo get_layer_version_by_arn(const std::string& arn) const;
+  // The newest version of each layer, by name; with `compatible_runtime`, the newest that lists it.
+  std::vector<LayerVersionInfo> list_layers(const std::string& compatible_runtime = {}) const;
+  // Newest first.
+  std::vector<LayerVersionInfo> list_layer_versions(const std::string& layer,
+                                                    const std::string& compatible_runtime = {}) const;
+  void delete_layer_version(const std::string& layer, unsigned version);  // none there: nothing to do
 
   // Reserved concurrency: at most `reserved` of the function's invocations run at once, and that
   // many are kept for it out of the account's limit (0 throttles every invocation). Durable.

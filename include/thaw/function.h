@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "thaw/layer.h"
+
 namespace thaw {
 
 enum class SnapStartApplyOn { kNone, kPublishedVersions };
@@ -27,6 +29,9 @@ struct FunctionSettings {
   // DeadLetterConfig's TargetArn: a local queue (arn:thaw:queue:... or arn:aws:sqs:...) that an
   // Event invocation's payload goes to when it fails and no on-failure destination is set.
   std::string dead_letter_target{};
+  // Layer version ARNs (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION), at most 5, unpacked
+  // in this order under /opt; code and layers together at most 250 MB unzipped.
+  std::vector<std::string> layers{};
 };
 
 // A change of configuration: only the fields that are set change.
@@ -35,6 +40,7 @@ struct FunctionSettingsUpdate {
   std::optional<unsigned> memory_mb{}, timeout_s{};
   std::optional<std::map<std::string, std::string>> environment{};
   std::optional<SnapStartApplyOn> snap_start{};
+  std::optional<std::vector<std::string>> layers{};
   std::optional<std::string> revision_id{};  // when set, the update is refused unless it matches
 };
 
@@ -61,6 +67,7 @@ struct FunctionInfo {
   std::string state_reason{}, state_reason_code{};
   LastUpdateStatus last_update_status = LastUpdateStatus::kInProgress;
   bool snap_start_optimized = false;  // SnapStart OptimizationStatus: On
+  std::vector<FunctionLayer> layers{};  // settings.layers with their sizes
 };
 
 struct AliasRouting {

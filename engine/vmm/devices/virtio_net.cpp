@@ -35,7 +35,6 @@ VirtioNet::VirtioNet(GuestMemoryView memory, UniqueFd backend, MacAddress mac, s
       notify_fd_(make_eventfd("virtio-net")),
       wake_fd_(make_eventfd("virtio-net")),
       rx_frame_(kHeaderSize + kMaxFrame),
-      tx_frame_(),
       tx_bucket_(tx_limit, TokenBucket::Clock::now()),
       timer_fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
   if (!backend_) throw Error("virtio-net: no backend (TAP) file descriptor");
@@ -120,16 +119,16 @@ void VirtioNet::process() {
   if (interrupt) signal_used();
 }
 
-bool VirtioNet::transmit(bool& interrupt) {
+void VirtioNet::transmit(bool& interrupt) {
   QueueState& qs = s_.queues[kTransmitQueue];
-  if (!qs.ready) return false;
+  if (!qs.ready) return;
   Virtqueue tx(memory_, qs);
   auto now = TokenBucket::Clock::now();
   bool used = false;
   if (tx_held_) {
     if (!tx_bucket_.take(tx_frame_.size() - kHeaderSize, now)) {
       arm_timer(tx_bucket_.wait_for(tx_frame_.size() - kHeaderSize, now));
-      return true;
+      return;
     }
     send_tx_frame();
     tx.push_used(tx_held_head_, 0);
@@ -159,7 +158,6 @@ bool VirtioNet::transmit(bool& interrupt) {
     used = true;
   }
   interrupt |= used && tx.should_interrupt();
-  return true;
 }
 
 void VirtioNet::send_tx_frame() {

@@ -82,7 +82,7 @@ class VirtioNet : public VirtioMmioDevice, public Snapshottable {
  private:
   void wake();
   void run_worker();
-  bool transmit(bool& interrupt);  // false when the queue is not ready
+  void transmit(bool& interrupt);
   void receive(bool& interrupt);
   bool wants_backend_frames();
   void send_tx_frame();

@@ -4,7 +4,7 @@
 Starts `thaw serve` on a free loopback port with a data directory of its own, then drives the
 whole Lambda flow through boto3 (create, waiters, sync/Event/DryRun invokes, errors, Tail logs,
 client context, versions, an alias with weights, a code update, SnapStart with a restore,
-delete), the same once through `aws lambda ... --endpoint-url`, and last a second server with
+delete), the same once through `aws lambda ... --endpoint-url` with the runtime in a layer, and last a second server with
 --auth sigv4: the right keys pass, wrong ones get botocore's ClientError with the 403 code.
 Needs KVM (/dev/kvm, or run inside the emulated KVM host).
 
@@ -370,13 +370,25 @@ def aws(server, *args):
 
 
 def cli_flow(server):
-    step("The AWS CLI: create-function (provided.al2023), wait function-active-v2, invoke, delete-function")
+    step("The AWS CLI: publish-layer-version (the bootstrap), create-function (provided.al2023) with that layer, "
+         "wait function-active-v2, invoke, delete-function, delete-layer-version")
+    layer_zip = os.path.join(WORK, "shell-runtime.zip")
+    with open(layer_zip, "wb") as f:
+        f.write(zip_of({"bootstrap": (open(SHELL_BOOTSTRAP).read(), 0o755)}))
+    layer = json.loads(aws(server, "publish-layer-version", "--layer-name", "shell-runtime", "--zip-file",
+                           "fileb://" + layer_zip, "--compatible-runtimes", "provided.al2023"))
+    check(layer["Version"] == 1 and layer["LayerVersionArn"] == layer["LayerArn"] + ":1", "the first layer version",
+          layer)
+    listed = json.loads(aws(server, "list-layers", "--compatible-runtime", "provided.al2023"))["Layers"]
+    check([l["LayerName"] for l in listed] == ["shell-runtime"], "list-layers", listed)
     zip_path = os.path.join(WORK, "shell.zip")
     with open(zip_path, "wb") as f:
-        f.write(zip_of({"bootstrap": (open(SHELL_BOOTSTRAP).read(), 0o755)}))
+        f.write(zip_of({"function.sh": ("# the Runtime API loop is the layer's /opt/bootstrap\n", 0o644)}))
     created = json.loads(aws(server, "create-function", "--function-name", "shell", "--runtime", "provided.al2023",
-                             "--role", ROLE, "--handler", "function.handler", "--zip-file", "fileb://" + zip_path))
+                             "--role", ROLE, "--handler", "function.handler", "--zip-file", "fileb://" + zip_path,
+                             "--layers", layer["LayerVersionArn"]))
     check(created["Runtime"] == "provided.al2023", "runtime kept", created)
+    check([l["Arn"] for l in created["Layers"]] == [layer["LayerVersionArn"]], "the function's layers", created)
     aws(server, "wait", "function-active-v2", "--function-name", "shell")
     out_path = os.path.join(WORK, "out.json")
     meta = json.loads(aws(server, "invoke", "--function-name", "shell", "--cli-binary-format", "raw-in-base64-out",
@@ -385,6 +397,9 @@ def cli_flow(server):
     body = json.load(open(out_path))
     check(body["echo"] == {"from": "cli"} and body["request_id"], "the shell function's answer", body)
     aws(server, "delete-function", "--function-name", "shell")
+    aws(server, "delete-layer-version", "--layer-name", "shell-runtime", "--version-number", "1")
+    left = json.loads(aws(server, "list-layer-versions", "--layer-name", "shell-runtime"))["LayerVersions"]
+    check(left == [], "no versions left after delete-layer-version", left)
 
 
 def sigv4_flow():

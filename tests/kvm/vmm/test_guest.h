@@ -49,10 +49,12 @@ inline std::string read_channel_line(Vm& vm, std::string& buffered, std::chrono:
   size_t nl;
   while ((nl = buffered.find('\n')) == std::string::npos) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || vm.exited()) return {};  // the guest cannot write any more
+    // Checked before the read: what a guest wrote just before it ended is still in the channel.
+    bool ended = vm.exited();
     uint8_t buf[4096];
-    size_t n = vm.channel().read(buf, std::min<std::chrono::milliseconds>(left, 1s));
+    size_t n = vm.channel().read(buf, ended || left.count() <= 0 ? 0ms : std::min<std::chrono::milliseconds>(left, 1s));
     buffered.append(reinterpret_cast<char*>(buf), n);
+    if (n == 0 && (ended || left.count() <= 0)) return {};
   }
   std::string line = buffered.substr(0, nl);
   buffered.erase(0, nl + 1);

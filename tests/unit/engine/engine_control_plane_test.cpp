@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/engine_errors.h"
+#include "tests/common/engine_without_vm.h"
 #include "thaw/engine.h"
 
 namespace thaw {
@@ -17,36 +18,7 @@ namespace fs = std::filesystem;
 
 using test::code_of;
 
-class EngineControlPlane : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("thaw-engine-cp-" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    agent_ = (dir_ / "agent").string();
-    std::ofstream(agent_) << "#!/bin/sh\n# stands in for the guest agent: nothing boots here\n";
-    fs::permissions(agent_, fs::perms(0755));
-    code_ = std::string(THAW_SOURCE_DIR) + "/examples/functions/provided-shell";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  EngineOptions options(unsigned builders = 1) {
-    EngineOptions o;
-    o.data_dir = (dir_ / "data").string();
-    o.guest_agent = agent_;
-    o.build_workers = builders;
-    return o;
-  }
-  FunctionSettings provided() {
-    FunctionSettings s;
-    s.runtime = "provided";
-    s.handler = "function.handler";
-    return s;
-  }
-
-  fs::path dir_;
-  std::string agent_, code_;
-};
+using EngineControlPlane = test::EngineWithoutVm;
 
 TEST_F(EngineControlPlane, CreatePublishAliasAndRestart) {
   std::string rev_v1, sha;

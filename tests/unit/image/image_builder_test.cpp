@@ -159,6 +159,50 @@ TEST_F(ImageBuilderTest, PythonImageHoldsInterpreterLibrariesPrunedStdlibAndByte
   EXPECT_EQ(again.config.image_id, r.config.image_id);
 }
 
+// Layers are unpacked under /opt in the function's order: a later layer's file replaces an
+// earlier one's, what only one layer has stays, and /opt/python gets bytecode like /var/task.
+TEST_F(ImageBuilderTest, LayersGoUnderOptInOrderAndALaterOneWins) {
+  auto o = options(Runtime::kPython311, "python-hello");
+  for (const char* layer : {"first", "second"}) {
+    auto root = dir_ / layer;
+    fs::create_directories(root / "bin");
+    fs::create_directories(root / "python");
+    std::ofstream(root / "bin" / "tool") << "#!/bin/sh\necho " << layer << "\n";
+    std::ofstream(root / "python" / (std::string(layer) + "_lib.py")) << "NAME = '" << layer << "'\n";
+    o.layer_dirs.push_back(root.string());
+  }
+  auto r = build_image(o);
+  auto e = entries(o.out_dir);
+  ASSERT_TRUE(e.contains("opt/bin/tool"));
+  EXPECT_EQ(as_text(e["opt/bin/tool"].data), "#!/bin/sh\necho second\n");
+  EXPECT_TRUE(e.contains("opt/python/first_lib.py"));
+  EXPECT_TRUE(e.contains("opt/python/second_lib.py"));
+  EXPECT_TRUE(e.contains("opt/python/__pycache__/first_lib.cpython-311.pyc"));
+  EXPECT_TRUE(e.contains("var/task/lambda_function.py"));
+
+  // Other layers, another image.
+  o.layer_dirs.pop_back();
+  EXPECT_NE(build_image(o).config.image_id, r.config.image_id);
+}
+
+TEST_F(ImageBuilderTest, AProvidedFunctionsBootstrapMayComeFromALayer) {
+  auto o = options(Runtime::kProvided, "provided-shell");
+  fs::create_directories(dir_ / "handler-only");
+  std::ofstream(dir_ / "handler-only/function.sh") << "handler() { echo; }\n";
+  o.code_dir = (dir_ / "handler-only").string();
+  expect_error(o, "or of a layer");
+  auto layer = dir_ / "runtime-layer";
+  fs::create_directories(layer);
+  std::ofstream(layer / "bootstrap") << "#!/bin/sh\n";
+  fs::permissions(layer / "bootstrap", fs::perms(0755));
+  o.layer_dirs.push_back(layer.string());
+  auto r = build_image(o);
+  EXPECT_EQ(r.config.bootstrap, "/opt/bootstrap");
+  auto e = entries(o.out_dir);
+  ASSERT_TRUE(e.contains("opt/bootstrap"));
+  EXPECT_NE(e["opt/bootstrap"].mode & 0100, 0u);
+}
+
 TEST_F(ImageBuilderTest, BadInputGivesClearErrors) {
   auto o = options(Runtime::kProvided, "provided-shell");
   o.code_dir = (dir_ / "nope").string();

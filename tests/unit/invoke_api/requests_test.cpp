@@ -91,5 +91,33 @@ TEST(LambdaRequests, UpdateConfigurationSetsOnlyWhatIsSent) {
   EXPECT_FALSE(u.role);
 }
 
+TEST(LambdaRequests, LayersArePartOfTheSettings) {
+  auto in = parse_create_function(R"({"FunctionName": "f", "Runtime": "provided",
+      "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": "UEs="},
+      "Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:a:1", "arn:aws:lambda:us-east-1:123456789012:layer:b:2"]})");
+  ASSERT_EQ(in.settings.layers.size(), 2u);
+  EXPECT_EQ(in.settings.layers[1], "arn:aws:lambda:us-east-1:123456789012:layer:b:2");
+  EXPECT_FALSE(parse_update_configuration(R"({"Timeout": 3})").layers);
+  auto clear = parse_update_configuration(R"({"Layers": []})");
+  ASSERT_TRUE(clear.layers);
+  EXPECT_TRUE(clear.layers->empty());
+  EXPECT_EQ(error_of([] { parse_update_configuration(R"({"Layers": [1]})"); }),
+            "InvalidParameterValueException: Layers must be a list of strings");
+}
+
+TEST(LambdaRequests, PublishLayerVersionTakesAZipAndItsDescription) {
+  auto in = parse_publish_layer_version(R"({"Description": "deps", "LicenseInfo": "MIT",
+      "CompatibleRuntimes": ["python3.11", "python3.12"], "CompatibleArchitectures": ["x86_64"],
+      "Content": {"ZipFile": ")" + base64_encode("PK\x03\x04zip") + R"("}})");
+  EXPECT_EQ(in.settings.description, "deps");
+  EXPECT_EQ(in.settings.license_info, "MIT");
+  EXPECT_EQ(in.settings.compatible_runtimes, (std::vector<std::string>{"python3.11", "python3.12"}));
+  EXPECT_EQ(in.settings.compatible_architectures, (std::vector<std::string>{"x86_64"}));
+  EXPECT_EQ(in.content.zip_bytes, "PK\x03\x04zip");
+  EXPECT_EQ(error_of([] { parse_publish_layer_version("{}"); }), "InvalidParameterValueException: Content is required");
+  EXPECT_NE(error_of([] { parse_publish_layer_version(R"({"Content": {"S3Bucket": "b", "S3Key": "k"}})"); }).find("S3"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace thaw::api
