@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "base/atomic_file.h"
@@ -162,9 +163,13 @@ StoredCode CodeStore::store_zip_file(const fs::path& zip, bool move) {
   c.sha256_hex = sha256_file(zip.string());
   c.sha256_base64 = hex_to_base64(c.sha256_hex);
   auto dest = zip_path(c.sha256_hex);
-  if (fs::exists(dest)) {
-    if (move) fs::remove(zip);
-    return c;
+  {
+    std::lock_guard lock(mu_);
+    if (fs::exists(dest)) {
+      c.pin = pin(c.sha256_hex);
+      if (move) fs::remove(zip);
+      return c;
+    }
   }
   auto tmp = move ? zip : temp_beside(dir_, "copy");
   if (!move) fs::copy_file(zip, tmp);
@@ -174,8 +179,10 @@ StoredCode CodeStore::store_zip_file(const fs::path& zip, bool move) {
     if (!fd) throw_errno("open", tmp.string());
     if (::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
   }
+  std::lock_guard lock(mu_);
   fs::rename(tmp, dest);
   fsync_directory(dir_);
+  c.pin = pin(c.sha256_hex);
   return c;
 }
 
@@ -259,11 +266,45 @@ void CodeStore::extract(const std::string& hex, const fs::path& out_dir) const {
   }
 }
 
+CodePin::CodePin(CodePin&& o) noexcept : store_(std::exchange(o.store_, nullptr)), hex_(std::move(o.hex_)) {}
+
+CodePin& CodePin::operator=(CodePin&& o) noexcept {
+  if (this != &o) {
+    release();
+    store_ = std::exchange(o.store_, nullptr);
+    hex_ = std::move(o.hex_);
+  }
+  return *this;
+}
+
+void CodePin::release() noexcept {
+  if (store_) std::exchange(store_, nullptr)->unpin(hex_);
+}
+
+CodePin CodeStore::pin(const std::string& hex) {
+  ++pins_[hex];
+  return CodePin(this, hex);
+}
+
+void CodeStore::unpin(const std::string& hex) noexcept {
+  std::lock_guard lock(mu_);
+  auto it = pins_.find(hex);
+  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+}
+
+void CodeStore::remove_unless_pinned(const std::string& hex) {
+  std::lock_guard lock(mu_);
+  if (pins_.count(hex)) return;
+  std::error_code ec;
+  fs::remove(zip_path(hex), ec);
+}
+
 unsigned CodeStore::remove_unreferenced(const std::set<std::string>& referenced) {
+  std::lock_guard lock(mu_);
   unsigned removed = 0;
   for (const auto& e : fs::directory_iterator(dir_)) {
     if (e.path().extension() != ".zip") continue;
-    if (referenced.count(e.path().stem().string())) continue;
+    if (referenced.count(e.path().stem().string()) || pins_.count(e.path().stem().string())) continue;
     std::error_code ec;
     if (fs::remove(e.path(), ec)) ++removed;
   }

@@ -212,7 +212,7 @@ void Engine::Impl::release(const std::vector<VersionRecord>& gone) {
   bool snapshot_gone = false;
   for (const auto& v : gone) {
     std::error_code ec;
-    if (!code_refs.count(v.code_sha256_hex)) fs::remove(code.zip_path(v.code_sha256_hex), ec);
+    if (!code_refs.count(v.code_sha256_hex)) code.remove_unless_pinned(v.code_sha256_hex);
     if (!v.image.empty() && !images.count(v.image)) fs::remove_all(builder.image_dir(v.image), ec);
     if (!v.snapshot.empty() && !snapshots.count(v.snapshot)) {
       fs::remove_all(builder.snapshot_dir(v.snapshot), ec);

@@ -171,8 +171,7 @@ void Engine::delete_layer_version(const std::string& layer, unsigned version) {
   it->second = std::move(next);
   std::set<std::string> code_refs, images, snapshots;
   impl_->references(code_refs, images, snapshots);
-  std::error_code ec;
-  if (!code_refs.count(content)) std::filesystem::remove(impl_->code.zip_path(content), ec);
+  if (!code_refs.count(content)) impl_->code.remove_unless_pinned(content);
 }
 
 }  // namespace thaw

@@ -7,6 +7,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev liblz4-dev libzip-dev libxxhash-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libnftables-dev nftables  # each sandbox's firewall (engine/net/sandbox_firewall.h)
   libboost-dev  # Boost.Asio/Beast: thaw serve's HTTP server (header-only)
   python3-boto3 awscli  # real clients of thaw serve in the e2e tests (tests/e2e/lambda-api)
   clang libclang-rt-14-dev

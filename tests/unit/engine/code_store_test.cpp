@@ -71,7 +71,27 @@ TEST_F(CodeStoreTest, ZipBytesAndZipFilesAreStoredAsGiven) {
   std::ofstream(copy, std::ios::binary) << bytes;
   EXPECT_EQ(store.put({.zip_bytes = bytes}).sha256_hex, a.sha256_hex);
   EXPECT_EQ(store.put({.zip_file = copy.string()}).sha256_hex, a.sha256_hex);
+  a.pin.release();
   EXPECT_EQ(store.remove_unreferenced({}), 1u);
+  EXPECT_FALSE(store.contains(a.sha256_hex));
+}
+
+// Code stored for a record not saved yet survives a removal meant for a record that went.
+TEST_F(CodeStoreTest, PinnedCodeIsNotRemovedUntilThePinIsDropped) {
+  CodeStore store(dir_ / "store");
+  auto a = store.put({.directory = src_.string()});
+  auto b = store.put({.zip_file = store.zip_path(a.sha256_hex).string()});  // same content, second pin
+  store.remove_unless_pinned(a.sha256_hex);
+  EXPECT_EQ(store.remove_unreferenced({}), 0u);
+  a.pin.release();
+  store.remove_unless_pinned(a.sha256_hex);
+  EXPECT_TRUE(store.contains(a.sha256_hex)) << "b still pins it";
+  CodePin moved = std::move(b.pin);
+  b.pin.release();  // an empty pin releases nothing
+  store.remove_unless_pinned(a.sha256_hex);
+  EXPECT_TRUE(store.contains(a.sha256_hex));
+  moved.release();
+  store.remove_unless_pinned(a.sha256_hex);
   EXPECT_FALSE(store.contains(a.sha256_hex));
 }
 
