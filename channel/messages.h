@@ -34,6 +34,11 @@ struct Config {
   std::string sandbox_id{};
   int64_t wall_clock_ns = 0;  // the host's clock when it sent this; the guest has no RTC to trust
   std::map<std::string, std::string> environment{};  // the function's own variables
+  // The guest's network card, when its sandbox has one: eth0's address and prefix and the
+  // default gateway (dotted text). Empty address: no network.
+  std::string net_address{};
+  uint32_t net_prefix = 0;
+  std::string net_gateway{};
   static void fields(auto& m, auto& v) {
     v("function_name", m.function_name);
     v("function_version", m.function_version);
@@ -46,6 +51,9 @@ struct Config {
     v("sandbox_id", m.sandbox_id);
     v("clock_ns", m.wall_clock_ns);
     v("environment", m.environment);
+    v("net_address", m.net_address);
+    v("net_prefix", m.net_prefix);
+    v("net_gateway", m.net_gateway);
   }
 };
 

@@ -28,8 +28,8 @@ namespace fs = std::filesystem;
 struct FunctionArgs {
   std::string name, runtime, handler, code, description;
   unsigned memory_mb = 0, timeout_s = 0;
-  std::vector<std::string> env, layers;
-  bool no_layers = false;
+  std::vector<std::string> env, layers, allow;
+  bool no_layers = false, no_network = false;
   bool snapstart = false, no_snapstart = false, json = false;
   // alias
   std::string alias, version, routing;
@@ -65,10 +65,11 @@ void print_function(const FunctionInfo& f, bool json) {
     std::cout << api::function_configuration(f).dump(2) << std::endl;
     return;
   }
-  std::string layers = f.layers.empty() ? "" : "  layers " + std::to_string(f.layers.size());
+  std::string extras = f.layers.empty() ? "" : "  layers " + std::to_string(f.layers.size());
+  if (!f.settings.network_allow.empty()) extras += "  network " + std::to_string(f.settings.network_allow.size());
   std::printf("%-24s %-9s %-8s %-11s %5u MB %4u s  %s%s%s\n", f.name.c_str(), f.version.c_str(),
               std::string(to_string(f.state)).c_str(), f.settings.runtime.c_str(), f.settings.memory_mb,
-              f.settings.timeout_s, f.code_sha256.c_str(), f.snap_start_optimized ? "  SnapStart" : "", layers.c_str());
+              f.settings.timeout_s, f.code_sha256.c_str(), f.snap_start_optimized ? "  SnapStart" : "", extras.c_str());
 }
 
 void print_alias(const AliasInfo& a, bool json) {
@@ -103,6 +104,7 @@ int run_create(const FunctionArgs& a) {
   s.environment = environment_from(a.env);
   s.snap_start = a.snapstart ? SnapStartApplyOn::kPublishedVersions : SnapStartApplyOn::kNone;
   s.layers = a.layers;
+  s.network_allow = a.allow;
   auto f = engine.create_function(a.name, s, code_from(a.code));
   print_function(wait_active(engine, f, "building the image of"), a.json);
   return 0;
@@ -128,6 +130,8 @@ int run_update_config(const FunctionArgs& a, CLI::App* sub) {
   if (a.no_snapstart) u.snap_start = SnapStartApplyOn::kNone;
   if (sub->count("--layer")) u.layers = a.layers;
   if (a.no_layers) u.layers = std::vector<std::string>{};
+  if (sub->count("--allow")) u.network_allow = a.allow;
+  if (a.no_network) u.network_allow = std::vector<std::string>{};
   auto f = engine.update_function_configuration(a.name, u);
   print_function(wait_active(engine, f, "building the new image of"), a.json);
   return 0;
@@ -292,6 +296,10 @@ void add_settings_options(CLI::App* sub, FunctionArgs& a) {
   sub->add_option("--layer", a.layers,
                   "a layer version ARN (thaw layer publish prints it); repeat for more, at most 5, unpacked in "
                   "order under /opt");
+  sub->add_option("--allow", a.allow,
+                  "a destination the function may connect to, ADDRESS[/PREFIX][:PORT] (e.g. 10.0.0.5:6379, "
+                  "10.0.0.0/24, 0.0.0.0/0); repeat for more. With any, each sandbox gets a network card and a "
+                  "network namespace of its own (needs root); everything not listed is refused");
 }
 
 }  // namespace
@@ -322,6 +330,8 @@ std::vector<Command> add_function_commands(CLI::App& app) {
   add_settings_options(config, *a);
   config->add_flag("--no-snapstart", a->no_snapstart, "turn SnapStart off (ApplyOn None)");
   config->add_flag("--no-layers", a->no_layers, "take every layer off the function")->excludes("--layer");
+  config->add_flag("--no-network", a->no_network, "take the network card off the function (no destinations)")
+      ->excludes("--allow");
   json_flag(config);
   out.push_back({config, false, [a, config] { return run_update_config(*a, config); }});
 

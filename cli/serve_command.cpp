@@ -34,6 +34,7 @@ struct ServeArgs {
   double retry_scale = 1;
   unsigned init_timeout_s = 10;
   unsigned restore_timeout_s = 10;
+  NetworkOptions network;
 };
 
 // HOST:PORT, [IPv6]:PORT, or a bare PORT (on loopback).
@@ -88,6 +89,7 @@ int run_serve(const ServeArgs& a) {
   options.async.workers = a.event_workers;
   options.async.retry_delay_scale = a.retry_scale;
   options.init_timeout = std::chrono::seconds(a.init_timeout_s);
+  options.network = a.network;
   options.restore_timeout = std::chrono::seconds(a.restore_timeout_s);
   Engine engine(options);
   api::BlockingPool pool(a.max_threads);
@@ -172,6 +174,16 @@ Command add_serve_command(CLI::App& app) {
                   "software CPU restoring several sandboxes at once)")
       ->capture_default_str()
       ->check(CLI::Range(1, 900));
+  sub->add_option("--sandbox-network", a->network.host_range,
+                  "the host range whose /30s are the uplinks of sandboxes with a network (functions with "
+                  "destinations, VpcConfig.SubnetIds); it must not overlap this host's own networks")
+      ->capture_default_str();
+  sub->add_option("--sandbox-networks-ready", a->network.ready,
+                  "sandbox networks (namespace, veth, TAP, firewall) kept made ahead, so a restore does not wait")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  sub->add_option("--sandbox-tx-rate", a->network.tx_bytes_per_second,
+                  "each sandbox's outbound limit in bytes a second (0: none); bursts of up to a second's worth");
   Command c{sub, true, [a] { return run_serve(*a); }};
   c.uses_data_dir = true;
   return c;

@@ -2,11 +2,13 @@
 // Lambda API defines them. Every change is written to the function's record before it returns.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 
 #include "base/error.h"
 #include "engine/engine_impl.h"
+#include "engine/net/sandbox_firewall.h"
 #include "guest/image/function_config.h"
 #include "restore-hooks/host_hooks.h"
 #include "snapshot/chunk_store.h"
@@ -41,6 +43,25 @@ namespace {
 using engine::now_iso8601;
 
 // Lambda's defaults filled in, and Lambda's rules checked (InvalidParameterValueException).
+// Each destination in its canonical form, once each, in the order given.
+std::vector<std::string> normalized_network_allow(const std::vector<std::string>& allow) {
+  constexpr size_t kMaxDestinations = 64;
+  if (allow.size() > kMaxDestinations)
+    fail(ErrorCode::kInvalidParameter, "network_allow has " + std::to_string(allow.size()) +
+                                           " destinations; at most " + std::to_string(kMaxDestinations));
+  std::vector<std::string> out;
+  for (const auto& text : allow) {
+    std::string canonical;
+    try {
+      canonical = engine::net::format_allowed_destination(engine::net::parse_allowed_destination(text));
+    } catch (const Error& e) {
+      fail(ErrorCode::kInvalidParameter, e.what());
+    }
+    if (std::find(out.begin(), out.end(), canonical) == out.end()) out.push_back(canonical);
+  }
+  return out;
+}
+
 FunctionSettings normalized(const std::string& name, FunctionSettings s) {
   image::FunctionConfig f;
   try {
@@ -66,6 +87,7 @@ FunctionSettings normalized(const std::string& name, FunctionSettings s) {
     fail(ErrorCode::kInvalidParameter, "DeadLetterConfig TargetArn " + s.dead_letter_target +
                                            " is not a queue (arn:aws:sqs:REGION:ACCOUNT:NAME or arn:thaw:queue:...): "
                                            "thaw keeps dead letters in its local queues");
+  s.network_allow = normalized_network_allow(s.network_allow);
   return s;
 }
 
@@ -339,6 +361,7 @@ FunctionInfo Engine::update_function_configuration(const std::string& function, 
   if (u.snap_start) s.snap_start = *u.snap_start;
   if (u.dead_letter_target) s.dead_letter_target = *u.dead_letter_target;
   if (u.layers) s.layers = *u.layers;
+  if (u.network_allow) s.network_allow = *u.network_allow;
   FunctionRecord next = r;
   next.latest.settings = normalized(r.name, s);
   // Unchanged Layers keep what they resolved to, also a version deleted since.

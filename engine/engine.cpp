@@ -77,6 +77,7 @@ Engine::Impl::Impl(EngineOptions o)
       cpu_scale(cpu_scale_of(options)),
       limits(engine::concurrency_config(options.concurrency)),
       pool(options.idle_timeout),
+      network_range(engine::net::parse_host_range(options.network.host_range, options.network.link_prefix)),
       data_text(data.string()),
       events(data / "events"),
       queues(data / "queues") {
@@ -92,6 +93,14 @@ Engine::Impl::Impl(EngineOptions o)
     for (const auto& [n, v] : r.versions)
       if (v.state == FunctionState::kPending) enqueue(name, v.version);
   }
+  // Networks made ahead for the functions that have one, before their first sandbox asks (by
+  // an engine that serves: one with builders).
+  auto with_network = [](const auto& entry) {
+    const engine::FunctionRecord& r = entry.second;
+    return has_network(r.latest) ||
+           std::any_of(r.versions.begin(), r.versions.end(), [](const auto& v) { return has_network(v.second); });
+  };
+  if (options.build_workers > 0 && std::any_of(records.begin(), records.end(), with_network)) network_pool();
   for (unsigned i = 0; i < options.build_workers; ++i) workers.emplace_back([this] { worker_loop(); });
   if (options.build_workers > 0) provisioner = std::thread([this] { provision_loop(); });
   spdlog::debug("engine: {} function(s) in {}", records.size(), data.string());
@@ -110,6 +119,11 @@ Engine::Impl::~Impl() {
 }
 
 Engine::Engine(EngineOptions options) {
+  try {
+    engine::net::parse_host_range(options.network.host_range, options.network.link_prefix);
+  } catch (const Error& e) {
+    throw EngineError(ErrorCode::kInvalidParameter, std::string("EngineOptions::network: ") + e.what());
+  }
   try {
     impl_ = std::make_unique<Impl>(std::move(options));
     impl_->start_event_workers(*this);

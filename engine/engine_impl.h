@@ -23,6 +23,8 @@
 #include "engine/layer_arn.h"
 #include "engine/layer_store.h"
 #include "engine/local_queues.h"
+#include "engine/net/host_range.h"
+#include "engine/net/network_pool.h"
 #include "engine/provisioned_configs.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
@@ -67,6 +69,10 @@ struct Engine::Impl {
   engine::ConcurrencyLimits limits;  // before pool: pooled sandboxes hold memory leases on it
   engine::ProvisionedConfigs provisioned;  // before pool: provisioned sandboxes report to it when gone
   engine::SandboxPool pool;
+  // Sandbox networks, made ahead once a function with a network needs one (engine_network.cpp).
+  engine::net::HostRange network_range;
+  std::mutex networks_mu;
+  std::unique_ptr<engine::net::NetworkPool> networks;
   std::thread provisioner;  // starts provisioned sandboxes (with build workers only)
   std::string data_text;
   std::atomic<unsigned> busy{0};
@@ -180,10 +186,20 @@ struct Engine::Impl {
   void worker_loop();
   void run_job(const std::string& name, const std::string& version);
 
+  // engine_network.cpp
+  // Sandboxes of `v` have a network card (and a network of their own).
+  static bool has_network(const engine::VersionRecord& v) { return !v.settings.network_allow.empty(); }
+  // The pool, made (and starting to fill) on first use.
+  engine::net::NetworkPool& network_pool();
+  // A network from the pool with `v`'s allow-list in force. Throws what making one throws.
+  std::unique_ptr<engine::net::SandboxNetwork> network_for(const engine::VersionRecord& v);
+  // The card's options for sandboxes of `v` (the engine's rate limit); nullopt without one.
+  std::optional<engine::SandboxNic> nic_for(const engine::VersionRecord& v) const;
+
   // engine_invoke.cpp
   engine::SandboxOptions sandbox_options(const std::string& name, const engine::VersionRecord& v) const;
-  // The VMM executable and a fresh cgroup with the version's limits.
-  engine::VmmLaunch launch(const engine::VersionRecord& v) const;
+  // The VMM executable, a fresh cgroup with the version's limits, and its network if it has one.
+  engine::VmmLaunch launch(const engine::VersionRecord& v);
   // A new sandbox of version `v` for invocation `id` (its INIT lines go to that log route),
   // its memory in the budget (idle sandboxes shut down to make room), INIT of
   // `initialization_type` where it is cold-started. Throws kThrottled; nullptr with `failed` set

@@ -102,6 +102,7 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   o.vcpus = engine::lambda_limits(v.settings.memory_mb, cpu_scale).vcpus;
   o.init_timeout = options.init_timeout;
   o.restore_budget = options.restore_timeout;
+  o.network = nic_for(v);
   o.console = [name](std::string_view line) { spdlog::debug("[{} console] {}", name, line); };
   o.log = [this, name, version = v.version](std::string_view line) {
     if (options.on_log) options.on_log(LogEvent{name, version, {}, std::string(line)});
@@ -109,10 +110,11 @@ engine::SandboxOptions Engine::Impl::sandbox_options(const std::string& name, co
   return o;
 }
 
-engine::VmmLaunch Engine::Impl::launch(const VersionRecord& v) const {
+engine::VmmLaunch Engine::Impl::launch(const VersionRecord& v) {
   engine::VmmLaunch l;
   l.executable = builder.paths().vmm();
   if (cgroups) l.cgroup = cgroups->create(engine::lambda_limits(v.settings.memory_mb, cpu_scale));
+  if (has_network(v)) l.network = network_for(v);
   return l;
 }
 

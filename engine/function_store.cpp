@@ -44,7 +44,8 @@ json settings_json(const FunctionSettings& s) {
   return {{"runtime", s.runtime},         {"handler", s.handler},         {"memory_mb", s.memory_mb},
           {"timeout_s", s.timeout_s},     {"description", s.description}, {"environment", s.environment},
           {"snap_start", to_string(s.snap_start)}, {"role", s.role},
-          {"dead_letter_target", s.dead_letter_target}, {"layers", s.layers}};
+          {"dead_letter_target", s.dead_letter_target}, {"layers", s.layers},
+          {"network_allow", s.network_allow}};
 }
 
 FunctionSettings settings_from(const json& j) {
@@ -59,6 +60,7 @@ FunctionSettings settings_from(const json& j) {
   s.role = j.value("role", std::string());  // records written before roles were kept have none
   s.dead_letter_target = j.value("dead_letter_target", std::string());
   s.layers = j.value("layers", std::vector<std::string>());
+  s.network_allow = j.value("network_allow", std::vector<std::string>());
   return s;
 }
 

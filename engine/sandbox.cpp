@@ -1,5 +1,6 @@
 #include "engine/sandbox.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "engine/net/guest_link.h"
 #include "engine/sandbox_internal.h"
 #include "engine/vmm/vm.h"
 #include "restore-hooks/host_hooks.h"
@@ -16,6 +18,19 @@ namespace thaw::engine {
 using detail::Clock;
 using detail::error_json;
 using detail::ms_since;
+
+namespace detail {
+
+vmm::VmNetConfig guest_nic(const SandboxNic& nic) {
+  vmm::VmNetConfig c;
+  c.backend = UniqueFd(::fcntl(nic.tap_fd, F_DUPFD_CLOEXEC, 0));
+  if (!c.backend) throw_errno("fcntl(F_DUPFD_CLOEXEC)", "the sandbox's TAP");
+  c.mac = vmm::parse_mac(net::kGuestMac);
+  c.tx_limit = nic.tx_limit;
+  return c;
+}
+
+}  // namespace detail
 
 Sandbox::Sandbox(image::ImageConfig image, SandboxOptions options)
     : image_(std::move(image)), options_(std::move(options)), console_(options_.console) {}
@@ -62,6 +77,7 @@ void Sandbox::boot(const std::string& image_dir) {
   vc.mem_mib = fn.memory_mb;
   vc.vcpus = options_.vcpus;
   vc.console = console_sink();
+  if (options_.network) vc.net = detail::guest_nic(*options_.network);
   auto t0 = Clock::now();
   vm_ = std::make_unique<vmm::Vm>(std::move(vc));
   vm_->channel().set_receiver([this](std::span<const uint8_t> b) { on_channel_bytes(b); });
@@ -94,7 +110,10 @@ void Sandbox::boot(const std::string& image_dir) {
                    .log_stream_name = ids.log_stream_name,
                    .sandbox_id = ids.sandbox_id,
                    .wall_clock_ns = ids.wall_clock_ns,
-                   .environment = fn.environment});
+                   .environment = fn.environment,
+                   .net_address = options_.network ? net::kGuestAddress : "",
+                   .net_prefix = options_.network ? net::kGuestPrefix : 0,
+                   .net_gateway = options_.network ? net::kGatewayAddress : ""});
 
   auto init_budget = options_.init_timeout.count() > 0 ? options_.init_timeout
                                                        : std::chrono::milliseconds(fn.init_timeout_s * 1000);

@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "engine/console_lines.h"
+#include "engine/vmm/net/token_bucket.h"
 #include "engine/report.h"
 #include "guest/image/function_config.h"
 #include "memory/guest_memory.h"
@@ -45,6 +46,13 @@ class SandboxError : public Error {
 
  private:
   std::string error_type_, body_;
+};
+
+// A sandbox's network card: what it plugs into is the host's (engine/net/sandbox_network.h);
+// the guest is numbered as every sandbox's guest is (engine/net/guest_link.h).
+struct SandboxNic {
+  int tap_fd = -1;             // borrowed: the sandbox takes a duplicate
+  vmm::NetRateLimit tx_limit;  // outbound; none by default
 };
 
 struct SandboxOptions {
@@ -83,6 +91,8 @@ struct SandboxOptions {
   // passed again (see guest/agent/host_link.cpp), so a checkpoint at an uptime over the
   // restore budget makes the uniqueness controls exact. 0 (the default): no wait.
   std::chrono::milliseconds checkpoint_min_uptime{0};
+  // A network card; none by default. A snapshot of a sandbox with one restores only with one.
+  std::optional<SandboxNic> network;
 };
 
 // What Sandbox::checkpoint wrote.

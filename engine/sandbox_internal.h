@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/sandbox.h"
+#include "engine/vmm/vm.h"
+
 namespace thaw::engine::detail {
 
 using Clock = std::chrono::steady_clock;
@@ -23,5 +26,7 @@ inline std::string str(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The guest's card on a duplicate of nic.tap_fd, with every sandbox's guest MAC.
+vmm::VmNetConfig guest_nic(const SandboxNic& nic);
 
 }  // namespace thaw::engine::detail

@@ -64,7 +64,13 @@ std::unique_ptr<SandboxProcess> SandboxProcess::restore(VmmLaunch launch, const 
 
 void SandboxProcess::spawn(VmmLaunch launch) {
   cgroup_ = std::move(launch.cgroup);
+  network_ = std::move(launch.network);
+  if (bool(network_) != bool(options_.network))
+    throw Error(network_ ? "a sandbox network was given without SandboxOptions::network"
+                         : "SandboxOptions::network was set but the sandbox was given no network");
+  if (network_) options_.network->tap_fd = network_->tap_fd();
   int procs = cgroup_ ? cgroup_->procs_fd() : -1;
+  int tap_fd = network_ ? network_->tap_fd() : -1;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "VMM process");
   UniqueFd mine(sv[0]), theirs(sv[1]);
@@ -83,12 +89,15 @@ void SandboxProcess::spawn(VmmLaunch launch) {
       (void)!::write(2, msg, sizeof msg - 1);
       ::_exit(127);
     }
-    if (socket_fd == 3) {
-      if (::fcntl(3, F_SETFD, 0) != 0) ::_exit(127);
-    } else if (::dup2(socket_fd, 3) < 0) {  // dup2 clears FD_CLOEXEC on fd 3
-      ::_exit(127);
-    }
-    ::close_range(4, ~0U, 0);  // nothing of the engine's but stdio and the socket
+    // The socket to fd 3 and the TAP to fd 4 (dup2 clears FD_CLOEXEC on them), by way of fds
+    // above both, so that neither overwrites the other where it already is.
+    int socket_high = ::fcntl(socket_fd, F_DUPFD, 10);
+    int tap_high = tap_fd >= 0 ? ::fcntl(tap_fd, F_DUPFD, 10) : -1;
+    if (socket_high < 0 || (tap_fd >= 0 && tap_high < 0)) ::_exit(127);
+    if (::dup2(socket_high, vp::kSocketFd) < 0) ::_exit(127);
+    if (tap_high >= 0 && ::dup2(tap_high, vp::kTapFd) < 0) ::_exit(127);
+    // Nothing of the engine's but stdio, the socket and the TAP.
+    ::close_range(tap_high >= 0 ? vp::kTapFd + 1 : vp::kSocketFd + 1, ~0U, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
     const char msg[] = "thaw: cannot exec the VMM process\n";
     (void)!::write(2, msg, sizeof msg - 1);

@@ -18,16 +18,21 @@
 #include <thread>
 
 #include "base/unique_fd.h"
+#include "engine/net/sandbox_network.h"
 #include "engine/sandbox.h"
 #include "channel/frame.h"
 #include "engine/vmm_cgroup.h"
 
 namespace thaw::engine {
 
-// How a VMM process is started: its executable and the cgroup it runs in (null: the engine's).
+// How a VMM process is started: its executable, the cgroup it runs in (null: the engine's),
+// and the network its sandbox's card plugs into (null: no card). The sandbox keeps the
+// network until its process is gone; with one, SandboxOptions::network must be set too (its
+// rate limit; the TAP is the network's).
 struct VmmLaunch {
   std::string executable;
   std::unique_ptr<SandboxCgroup> cgroup;
+  std::unique_ptr<net::SandboxNetwork> network;
 };
 
 class SandboxProcess {
@@ -70,6 +75,7 @@ class SandboxProcess {
   std::string end_reason();
 
   std::unique_ptr<SandboxCgroup> cgroup_;  // first: removed after the process is reaped
+  std::unique_ptr<net::SandboxNetwork> network_;  // likewise
   SandboxOptions options_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;

@@ -134,6 +134,7 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
 
   vmm::VmConfig vc;
   vc.console = console_sink();
+  if (options_.network) vc.net = detail::guest_nic(*options_.network);
   auto vm = std::make_unique<vmm::Vm>(std::move(vc), *memory_, state);
   {
     std::lock_guard lock(mu_);

@@ -1,5 +1,6 @@
 // thaw-vmm: one sandbox's microVM in a process of its own, spawned by the engine
-// (engine/sandbox_process.h) and driven over the socketpair it inherits as fd 3:
+// (engine/sandbox_process.h) and driven over the socketpair it inherits as fd 3 (and its
+// sandbox's TAP as fd 4, when the sandbox has a network card):
 //   thaw-vmm [--log-level LEVEL]
 // It holds nothing of the engine but what one sandbox needs (its image or snapshot directory,
 // the chunk store it reads), opens everything it uses while it starts the sandbox, and ends
@@ -27,7 +28,7 @@ namespace thaw::engine {
 namespace {
 namespace vp = vmm_protocol;
 
-constexpr int kControlFd = 3;
+constexpr int kControlFd = vp::kSocketFd;
 
 // The control socket's sending side, shared by the request loop and the sandbox's threads.
 class ControlLink {

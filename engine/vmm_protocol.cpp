@@ -45,7 +45,10 @@ json encode_options(const SandboxOptions& o) {
           {"skip_vm_generation_id", o.hooks.skip_vm_generation_id},
           {"hooks_function_version", o.hooks.function_version},
           {"restore_budget_ms", o.restore_budget.count()},
-          {"checkpoint_min_uptime_ms", o.checkpoint_min_uptime.count()}};
+          {"checkpoint_min_uptime_ms", o.checkpoint_min_uptime.count()},
+          {"network", o.network ? json{{"tx_bytes_per_second", o.network->tx_limit.bytes_per_second},
+                                       {"tx_burst_bytes", o.network->tx_limit.burst_bytes}}
+                                : json(nullptr)}};
 }
 
 SandboxOptions decode_options(const json& j) {
@@ -66,6 +69,12 @@ SandboxOptions decode_options(const json& j) {
   o.hooks.function_version = need<std::string>(j, "hooks_function_version");
   o.restore_budget = ms(need<int64_t>(j, "restore_budget_ms"));
   o.checkpoint_min_uptime = ms(need<int64_t>(j, "checkpoint_min_uptime_ms"));
+  auto net = j.find("network");
+  if (net == j.end()) throw channel::ProtocolError("vmm protocol: missing field 'network'");
+  if (!net->is_null()) {
+    o.network = SandboxNic{.tap_fd = kTapFd,
+                           .tx_limit = {need<uint64_t>(*net, "tx_bytes_per_second"), need<uint64_t>(*net, "tx_burst_bytes")}};
+  }
   return o;
 }
 

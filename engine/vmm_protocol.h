@@ -39,7 +39,13 @@ inline channel::Decoder decoder() { return channel::Decoder(kFirstOp, kLastOp); 
 channel::Message message(Op op, nlohmann::json meta = nlohmann::json::object(), std::string data = {});
 inline Op op_of(const channel::Message& m) { return static_cast<Op>(m.type); }
 
-// The options a VMM process needs (its callbacks become kLog / kConsole messages).
+// The fds a VMM process starts with besides stdio: its socket to the engine, and the TAP of
+// its sandbox's network card when it has one.
+inline constexpr int kSocketFd = 3;
+inline constexpr int kTapFd = 4;
+
+// The options a VMM process needs (its callbacks become kLog / kConsole messages; a network
+// card's TAP is kTapFd there, whatever its fd in the engine).
 nlohmann::json encode_options(const SandboxOptions& o);
 SandboxOptions decode_options(const nlohmann::json& j);
 

@@ -30,6 +30,8 @@ json function_configuration(const FunctionInfo& f) {
     j["Layers"] = json::array();
     for (const auto& l : f.layers) j["Layers"].push_back({{"Arn", l.arn}, {"CodeSize", l.code_size}});
   }
+  if (!s.network_allow.empty())  // see network_allow_of in lambda_requests.cpp
+    j["VpcConfig"] = {{"SubnetIds", s.network_allow}, {"SecurityGroupIds", json::array()}, {"VpcId", "thaw"}};
   if (!f.state_reason.empty()) j["StateReason"] = f.state_reason;
   if (!f.state_reason_code.empty()) j["StateReasonCode"] = f.state_reason_code;
   return j;

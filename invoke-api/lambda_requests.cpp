@@ -111,6 +111,24 @@ std::vector<std::string> strings_of(const Body& b, const char* key) {
   return out;
 }
 
+// thaw has no VPCs. What a function's subnets give it on AWS, reach to the servers in them, is
+// what VpcConfig.SubnetIds give it here: each is a destination its sandboxes may connect to,
+// ADDRESS[/PREFIX][:PORT] (the engine checks them); SecurityGroupIds are not used. nullopt
+// when the request has no VpcConfig; {} for one without subnets (no network).
+std::optional<std::vector<std::string>> network_allow_of(const Body& b) {
+  const json* vpc = b.object("VpcConfig");
+  if (!vpc) return std::nullopt;
+  std::vector<std::string> out;
+  auto subnets = vpc->find("SubnetIds");
+  if (subnets == vpc->end() || subnets->is_null()) return out;
+  if (!subnets->is_array()) throw invalid_parameter("VpcConfig.SubnetIds must be a list of strings");
+  for (const auto& v : *subnets) {
+    if (!v.is_string()) throw invalid_parameter("VpcConfig.SubnetIds must be a list of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
 // The package of CreateFunction's Code and PublishLayerVersion's Content: ZipFile only.
 std::string zip_of(const json* code, const char* member) {
   if (!code) throw invalid_parameter(std::string(member) + " is required");
@@ -161,6 +179,7 @@ CreateFunctionInput parse_create_function(const std::string& body) {
   if (const json* s = b.object("SnapStart")) in.settings.snap_start = snap_start_of(*s);
   in.settings.dead_letter_target = dead_letter_target_of(b).value_or("");
   in.settings.layers = strings_of(b, "Layers");
+  in.settings.network_allow = network_allow_of(b).value_or(std::vector<std::string>{});
   in.publish = b.boolean("Publish");
   in.code.zip_bytes = zip_of(b.object("Code"), "Code");
   return in;
@@ -181,6 +200,7 @@ FunctionSettingsUpdate parse_update_configuration(const std::string& body) {
   if (const json* s = b.object("SnapStart")) u.snap_start = snap_start_of(*s);
   u.dead_letter_target = dead_letter_target_of(b);
   if (b.array("Layers")) u.layers = strings_of(b, "Layers");
+  u.network_allow = network_allow_of(b);
   u.revision_id = b.string("RevisionId");
   return u;
 }

@@ -38,7 +38,7 @@ class RtNetlink::Message {
     size_t at = buf_.size();
     buf_.resize(at + RTA_SPACE(len));
     std::memcpy(buf_.data() + at, &a, sizeof a);
-    std::memcpy(buf_.data() + at + RTA_LENGTH(0), data, len);
+    if (len) std::memcpy(buf_.data() + at + RTA_LENGTH(0), data, len);  // a nest's header has no data
   }
   void put_string(uint16_t type, std::string_view s) {
     std::string z(s);
@@ -135,19 +135,6 @@ bool RtNetlink::delete_link(const std::string& name) {
     throw;
   }
   return true;
-}
-
-void RtNetlink::add_default_route(uint32_t gateway) {
-  Message m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-  rtmsg rt{};
-  rt.rtm_family = AF_INET;
-  rt.rtm_table = RT_TABLE_MAIN;
-  rt.rtm_protocol = RTPROT_BOOT;
-  rt.rtm_scope = RT_SCOPE_UNIVERSE;
-  rt.rtm_type = RTN_UNICAST;
-  m.put_raw(&rt, sizeof rt);
-  m.put(RTA_GATEWAY, &gateway, sizeof gateway);
-  transact(m, "add default route");
 }
 
 }  // namespace thaw::engine::net

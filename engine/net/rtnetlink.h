@@ -1,6 +1,6 @@
 #pragma once
 // The few rtnetlink requests a sandbox's network needs that ioctls cannot make: a veth pair
-// whose peer is born inside another namespace, deleting a link, a default route. Each request
+// whose peer is born inside another namespace, deleting a link. Each request
 // asks for an ACK, so a failure comes back as the kernel's errno on that request.
 #include <cstdint>
 #include <string>
@@ -20,8 +20,6 @@ class RtNetlink {
   void create_veth(const std::string& name, const std::string& peer, int peer_netns_fd);
   // False when there is no such link (ENODEV); deleting one end of a veth deletes both.
   bool delete_link(const std::string& name);
-  // The default IPv4 route via `gateway` (network byte order) in the main table.
-  void add_default_route(uint32_t gateway);
 
  private:
   class Message;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -16,7 +17,8 @@ namespace {
 void write_sysctl(const char* path, const char* value) {
   UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
   if (!fd) throw_errno("open", path);
-  if (::write(fd.get(), value, 1) != 1) throw_errno("write", path);
+  const size_t n = std::strlen(value);
+  if (::write(fd.get(), value, n) != ssize_t(n)) throw_errno("write", path);
 }
 
 }  // namespace
@@ -64,16 +66,16 @@ SandboxNetwork::~SandboxNetwork() {
   }
 }
 
-void SandboxNetwork::set_up_host_end() { vmm::set_interface_address(host_link_, ipv4_text(host_address_), prefix_); }
+void SandboxNetwork::set_up_host_end() { set_interface_address(host_link_, ipv4_text(host_address_), prefix_); }
 
 void SandboxNetwork::set_up_inside() {
   NetnsScope inside(netns_);
-  vmm::set_interface_up("lo");
-  vmm::set_interface_address(kSandboxUplink, ipv4_text(inside_address_), prefix_);
+  set_interface_up("lo");
+  set_interface_address(kSandboxUplink, ipv4_text(inside_address_), prefix_);
   tap_ = vmm::open_tap(kSandboxTap);
-  vmm::set_interface_mac(kSandboxTap, vmm::parse_mac(kGatewayMac));
-  vmm::set_interface_address(kSandboxTap, kGatewayAddress, kGuestPrefix);
-  RtNetlink().add_default_route(htonl(host_address_));
+  set_interface_mac(kSandboxTap, vmm::parse_mac(kGatewayMac));
+  set_interface_address(kSandboxTap, kGatewayAddress, kGuestPrefix);
+  add_default_route(ipv4_text(host_address_));
   write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
   apply_nft(sandbox_ruleset(kSandboxTap, kSandboxUplink, {}));
 }

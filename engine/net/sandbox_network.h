@@ -1,9 +1,9 @@
 #pragma once
 // One sandbox's network, Firecracker's model for clones: a network namespace of its own that
 // holds TAP `tap0` (the host end of the guest's card) and `veth0`, the namespace's uplink to
-// a veth `thaw-N` on the host. Every namespace numbers its guest side the same way (tap0
-// 172.16.0.1/30 with one fixed MAC, the guest 172.16.0.2), so every clone of a snapshot finds
-// the address, gateway and gateway MAC it was snapshotted with. Only the uplink differs per
+// a veth `thaw-N` on the host. Every namespace numbers its guest side the same way
+// (guest_link.h), so every clone of a snapshot finds the address, gateway and gateway MAC it
+// was snapshotted with. Only the uplink differs per
 // sandbox: slot N of the host range, the host end .1 and veth0 .2, with veth0 masqueraded and
 // the namespace's firewall (sandbox_firewall.h) deciding what the guest may reach.
 //
@@ -17,20 +17,12 @@
 #include <string>
 
 #include "base/unique_fd.h"
+#include "engine/net/guest_link.h"
 #include "engine/net/host_range.h"
 #include "engine/net/netns.h"
 #include "engine/net/sandbox_firewall.h"
 
 namespace thaw::engine::net {
-
-// The guest side, the same in every sandbox.
-inline constexpr const char* kSandboxTap = "tap0";
-inline constexpr const char* kSandboxUplink = "veth0";
-inline constexpr const char* kGatewayAddress = "172.16.0.1";
-inline constexpr const char* kGuestAddress = "172.16.0.2";
-inline constexpr unsigned kGuestPrefix = 30;
-inline constexpr const char* kGatewayMac = "02:fc:00:00:00:01";
-inline constexpr const char* kGuestMac = "02:fc:00:00:00:02";
 
 class SandboxNetwork {
  public:

@@ -27,6 +27,7 @@
 #include "base/error.h"
 #include "guest/agent/host_link.h"
 #include "guest/agent/kernel_log.h"
+#include "guest/agent/network_setup.h"
 #include "guest/agent/runtime_process.h"
 #include "guest/agent/system_setup.h"
 #include "restore-hooks/guest_reseed.h"
@@ -154,6 +155,22 @@ class Agent {
   Agent(HostLink& link, KernelLog& kernel_log, bool vmgenid_bound, channel::Config setup)
       : link_(link), setup_(std::move(setup)), kernel_log_(kernel_log), vmgenid_bound_(vmgenid_bound) {}
 
+  // Sets up the sandbox's network card; false (an InitError sent) when it cannot.
+  bool network_up() {
+    try {
+      bring_up_network(setup_.net_address, setup_.net_prefix, setup_.net_gateway);
+      console("network: eth0 " + setup_.net_address + "/" + std::to_string(setup_.net_prefix) + " via " +
+              setup_.net_gateway);
+      return true;
+    } catch (const std::exception& e) {
+      std::string message = std::string("the sandbox's network could not be set up: ") + e.what();
+      link_.send(channel::InitError{
+          "Sandbox.NetworkError",
+          nlohmann::json{{"errorMessage", message}, {"errorType", "Sandbox.NetworkError"}}.dump()});
+      return false;
+    }
+  }
+
   int run() {
     sigset_t mask;
     sigemptyset(&mask);
@@ -167,6 +184,7 @@ class Agent {
     options.snap_start = setup_.initialization_type == "snap-start";
     runtime_api::RuntimeApiServer api(options);
     api.start();
+    if (!setup_.net_address.empty() && !network_up()) return wait_for_shutdown();
     std::string bootstrap = find_bootstrap();
     if (bootstrap.empty()) {
       link_.send(channel::InitError{"Runtime.InvalidEntrypoint",

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "base/ip_interface.h"
 #include "base/unique_fd.h"
 
 namespace thaw::agent {
@@ -61,15 +62,7 @@ std::vector<std::string> read_module_list(const std::string& file) {
   return out;
 }
 
-void bring_up_loopback() {
-  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!s) throw_errno("socket", "AF_INET for loopback");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) throw_errno("ioctl", "SIOCGIFFLAGS lo");
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) throw_errno("ioctl", "SIOCSIFFLAGS lo");
-}
+void bring_up_loopback() { set_interface_up("lo"); }
 
 void set_hostname(std::string_view name) {
   if (::sethostname(name.data(), name.size()) != 0) throw_errno("sethostname");

@@ -64,6 +64,11 @@ const std::vector<std::string>& default_guest_modules() {
   return kModules;
 }
 
+const std::vector<std::string>& guest_network_modules() {
+  static const std::vector<std::string> kModules = {"virtio_net"};
+  return kModules;
+}
+
 std::vector<std::string> resolve_modules(const std::string& modules_dir, const std::vector<std::string>& names) {
   std::ifstream dep(modules_dir + "/modules.dep");
   if (!dep) throw Error("cannot read " + modules_dir + "/modules.dep (kernel modules of the guest kernel missing?)");

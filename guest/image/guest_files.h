@@ -20,6 +20,8 @@ std::string newest_kernel(const std::string& boot_dir = "/boot");
 std::vector<std::string> resolve_modules(const std::string& modules_dir, const std::vector<std::string>& names);
 // virtio transport and console: what the agent needs to reach the host.
 const std::vector<std::string>& default_guest_modules();
+// The network card's driver (virtio_net, with what it needs beyond the defaults).
+const std::vector<std::string>& guest_network_modules();
 
 // /bin/busybox (a static build) plus one symlink per applet it lists, where the host keeps
 // that directory ("bin/sh" lands in /usr/bin when /bin is a symlink to usr/bin).

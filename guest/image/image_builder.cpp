@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -196,6 +197,15 @@ ImageBuildResult build_image(const ImageBuildOptions& options, const ProgressFn&
     module_list += canonical + "\n";
   }
   tree.add_inline_file("/etc/thaw/modules", module_list);
+  // The network card's driver, loaded only by a sandbox that has one.
+  std::string net_list = "# Kernel modules the agent loads when its sandbox has a network card.\n";
+  for (const auto& m : resolve_modules(modules_dir, guest_network_modules())) {
+    if (std::find(modules.begin(), modules.end(), m) != modules.end()) continue;
+    auto canonical = fs::canonical(m).string();
+    tree.add_host_path(canonical);
+    net_list += canonical + "\n";
+  }
+  tree.add_inline_file("/etc/thaw/net-modules", net_list);
   say("modules: " + std::to_string(modules.size()) + " from " + modules_dir);
 
   add_busybox(tree, o.busybox_path);

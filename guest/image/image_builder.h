@@ -5,6 +5,7 @@
 //   /init                 the guest agent (PID 1)
 //   /usr/bin/busybox      and its applets
 //   /etc/thaw/modules     kernel modules the agent loads, in order (files under /usr/lib/modules)
+//   /etc/thaw/net-modules those it loads when its sandbox has a network card (virtio_net)
 //   /var/runtime          the runtime's bootstrap and interface client (python3.11)
 //   /usr/bin/python3.11   with its libraries and a pruned stdlib (python3.11)
 //   /var/task             the function's code

@@ -25,6 +25,20 @@
 
 namespace thaw {
 
+// The host side of sandboxes' networks (functions with FunctionSettings::network_allow): each
+// such sandbox has a network namespace of its own whose uplink is a /30 of `host_range` on
+// this host (link `<link_prefix>N`), masqueraded there. The engine must run as root.
+struct NetworkOptions {
+  std::string host_range = "10.200.0.0/16";  // must not overlap the host's own networks
+  std::string link_prefix = "thaw-";
+  // Namespaces kept made ahead, once a function with a network exists, so that a sandbox
+  // (a restore above all) does not wait for one.
+  unsigned ready = 2;
+  // Each sandbox's outbound limit (token bucket on its card); 0: none.
+  uint64_t tx_bytes_per_second = 0;
+  uint64_t tx_burst_bytes = 0;  // 0: one second's worth
+};
+
 // How many invocations run at once, as Lambda limits them (see put_function_concurrency).
 struct ConcurrencyOptions {
   // Concurrent executions of all functions together. 0: Lambda's 1,000, or as many 128 MB
@@ -84,6 +98,7 @@ struct EngineOptions {
   std::optional<double> cpu_scale{};
   ConcurrencyOptions concurrency{};
   AsyncOptions async{};
+  NetworkOptions network{};
   // Every function log line (also START/END/REPORT); called from the engine's threads.
   std::function<void(const LogEvent&)> on_log{};
 };

@@ -32,6 +32,11 @@ struct FunctionSettings {
   // Layer version ARNs (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION), at most 5, unpacked
   // in this order under /opt; code and layers together at most 250 MB unzipped.
   std::vector<std::string> layers{};
+  // Where the function's sandboxes may open connections: each "ADDRESS[/PREFIX][:PORT]"
+  // ("10.0.0.5:6379", "10.0.0.0/24", "0.0.0.0/0" for anywhere; no port: every port). Empty:
+  // the sandboxes have no network card at all. Anything not listed is refused at once, the
+  // engine's own API port and other sandboxes included; nothing reaches a sandbox unasked.
+  std::vector<std::string> network_allow{};
 };
 
 // A change of configuration: only the fields that are set change.
@@ -40,7 +45,7 @@ struct FunctionSettingsUpdate {
   std::optional<unsigned> memory_mb{}, timeout_s{};
   std::optional<std::map<std::string, std::string>> environment{};
   std::optional<SnapStartApplyOn> snap_start{};
-  std::optional<std::vector<std::string>> layers{};
+  std::optional<std::vector<std::string>> layers{}, network_allow{};
   std::optional<std::string> revision_id{};  // when set, the update is refused unless it matches
 };
 

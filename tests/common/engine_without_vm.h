@@ -35,6 +35,7 @@ class EngineWithoutVm : public ::testing::Test {
     o.data_dir = (dir_ / "data").string();
     o.guest_agent = agent_;
     o.build_workers = builders;
+    o.network.ready = 0;  // no sandbox network is made ahead for functions with destinations
     return o;
   }
   static FunctionSettings provided() {

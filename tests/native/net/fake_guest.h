@@ -17,7 +17,6 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "engine/net/netns.h"
-#include "engine/net/rtnetlink.h"
 #include "engine/net/sandbox_network.h"
 #include "engine/vmm/net/tap.h"
 
@@ -29,9 +28,9 @@ class FakeGuest {
     {
       NetnsScope inside(ns_);
       tap_ = vmm::open_tap("eth0");
-      vmm::set_interface_mac("eth0", vmm::parse_mac(kGuestMac));
-      vmm::set_interface_address("eth0", kGuestAddress, kGuestPrefix);
-      RtNetlink().add_default_route(vmm::parse_ipv4(kGatewayAddress));
+      set_interface_mac("eth0", vmm::parse_mac(kGuestMac));
+      set_interface_address("eth0", kGuestAddress, kGuestPrefix);
+      add_default_route(kGatewayAddress);
     }
     stop_ = UniqueFd(::eventfd(0, EFD_CLOEXEC));
     if (!stop_) throw_errno("eventfd");

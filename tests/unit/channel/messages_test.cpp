@@ -32,8 +32,14 @@ TEST(ChannelMessages, HostMessagesRoundTrip) {
            .log_stream_name = "2026/12/02/[3]abc",
            .sandbox_id = "sb",
            .wall_clock_ns = 1'800'000'000'000'000'000,
-           .environment = {{"A", "1"}, {"B", "two words"}}};
+           .environment = {{"A", "1"}, {"B", "two words"}},
+           .net_address = "172.16.0.2",
+           .net_prefix = 30,
+           .net_gateway = "172.16.0.1"};
   auto c2 = through_wire(c, decode_host_message);
+  EXPECT_EQ(c2.net_address, "172.16.0.2");
+  EXPECT_EQ(c2.net_prefix, 30u);
+  EXPECT_EQ(c2.net_gateway, "172.16.0.1");
   EXPECT_EQ(c2.function_version, "3");
   EXPECT_EQ(c2.memory_mb, 1769u);
   EXPECT_EQ(c2.wall_clock_ns, c.wall_clock_ns);

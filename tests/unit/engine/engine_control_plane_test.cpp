@@ -191,5 +191,34 @@ TEST_F(EngineControlPlane, DefaultLimitsComeFromThisHostsMemory) {
   EXPECT_EQ(a.unreserved_minimum, 1u);
 }
 
+TEST_F(EngineControlPlane, NetworkDestinationsAreCheckedKeptInCanonicalFormAndVersioned) {
+  {
+    Engine engine(options(0));
+    auto s = provided();
+    s.network_allow = {"198.19.0.1:6379", "10.0.0.0/24", "198.19.0.1/32:6379"};
+    auto f = engine.create_function("net", s, {.directory = code_});
+    EXPECT_EQ(f.settings.network_allow, (std::vector<std::string>{"198.19.0.1:6379", "10.0.0.0/24"}))
+        << "one entry per destination, written one way";
+    s.network_allow = {"10.0.0.5/24"};
+    EXPECT_EQ(code_of([&] { engine.create_function("bad", s, {.directory = code_}); }), ErrorCode::kInvalidParameter);
+    s.network_allow = {"subnet-0abc"};
+    try {
+      engine.create_function("bad", s, {.directory = code_});
+      ADD_FAILURE() << "a subnet id is no destination";
+    } catch (const EngineError& e) {
+      EXPECT_NE(std::string(e.what()).find("'subnet-0abc': not an IPv4 address"), std::string::npos) << e.what();
+    }
+  }
+  Engine engine(options());
+  auto f = engine.wait_until_ready("net");
+  EXPECT_EQ(f.settings.network_allow.size(), 2u) << "kept across a restart";
+  engine.publish_version("net");
+  FunctionSettingsUpdate off;
+  off.network_allow = std::vector<std::string>{};
+  engine.update_function_configuration("net", off);
+  EXPECT_TRUE(engine.wait_until_ready("net").settings.network_allow.empty());
+  EXPECT_EQ(engine.get_function("net", "1").settings.network_allow.size(), 2u) << "a published version keeps its own";
+}
+
 }  // namespace
 }  // namespace thaw

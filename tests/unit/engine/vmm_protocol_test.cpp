@@ -20,6 +20,13 @@ TEST(VmmProtocol, OptionsRequestsResultsAndSnapshotInfoRoundTrip) {
   EXPECT_EQ(back.function_version, "7");
   EXPECT_TRUE(back.hooks.skip_entropy);
   EXPECT_FALSE(back.freeze_between_invocations);
+  EXPECT_FALSE(back.network);
+  o.network = SandboxNic{.tap_fd = 17, .tx_limit = {1'000'000, 64'000}};
+  back = decode_options(encode_options(o));
+  ASSERT_TRUE(back.network);
+  EXPECT_EQ(back.network->tap_fd, kTapFd) << "the VMM process has its TAP at fd 4, whatever the engine's was";
+  EXPECT_EQ(back.network->tx_limit.bytes_per_second, 1'000'000u);
+  EXPECT_EQ(back.network->tx_limit.burst_bytes, 64'000u);
 
   InvokeRequest req;
   req.request_id = "id-1";

@@ -105,6 +105,19 @@ TEST(LambdaRequests, LayersArePartOfTheSettings) {
             "InvalidParameterValueException: Layers must be a list of strings");
 }
 
+TEST(LambdaRequests, VpcConfigSubnetIdsAreTheDestinationsAFunctionMayReach) {
+  auto in = parse_create_function(R"({"FunctionName": "f", "Runtime": "provided",
+      "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": "UEs="},
+      "VpcConfig": {"SubnetIds": ["198.19.0.1:6379", "10.0.0.0/24"], "SecurityGroupIds": ["sg-1"]}})");
+  EXPECT_EQ(in.settings.network_allow, (std::vector<std::string>{"198.19.0.1:6379", "10.0.0.0/24"}));
+  EXPECT_FALSE(parse_update_configuration(R"({"Timeout": 3})").network_allow);
+  auto off = parse_update_configuration(R"({"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}})");
+  ASSERT_TRUE(off.network_allow);
+  EXPECT_TRUE(off.network_allow->empty());
+  EXPECT_EQ(error_of([] { parse_update_configuration(R"({"VpcConfig": {"SubnetIds": "10.0.0.1"}})"); }),
+            "InvalidParameterValueException: VpcConfig.SubnetIds must be a list of strings");
+}
+
 TEST(LambdaRequests, PublishLayerVersionTakesAZipAndItsDescription) {
   auto in = parse_publish_layer_version(R"({"Description": "deps", "LicenseInfo": "MIT",
       "CompatibleRuntimes": ["python3.11", "python3.12"], "CompatibleArchitectures": ["x86_64"],
