@@ -54,6 +54,14 @@ uint32_t parse_ipv4(std::string_view text) {
   return a.s_addr;
 }
 
+sockaddr_in ipv4_endpoint(std::string_view address, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = parse_ipv4(address);
+  return a;
+}
+
 void set_interface_address(const std::string& name, std::string_view address, unsigned prefix) {
   if (prefix > 32) throw Error("IPv4 prefix /" + std::to_string(prefix) + " is longer than 32");
   UniqueFd s = inet_socket(name);

@@ -3,6 +3,8 @@
 // what both ends of a sandbox's link need, the engine for its TAPs and veths, the guest agent
 // for the guest's eth0. (Links of kinds that ioctls cannot make are rtnetlink's,
 // engine/net/rtnetlink.h.)
+#include <netinet/in.h>
+
 #include <array>
 #include <cstdint>
 #include <span>
@@ -13,6 +15,8 @@ namespace thaw {
 
 // Dotted IPv4 text -> address in network byte order; throws thaw::Error on anything else.
 uint32_t parse_ipv4(std::string_view text);
+// The socket address of `address` (dotted text) and `port`, for bind and connect.
+sockaddr_in ipv4_endpoint(std::string_view address, uint16_t port);
 
 // Gives interface `name` (at most 15 characters) the IPv4 address/prefix and brings it up.
 // Throws SystemError naming the ioctl and the interface.

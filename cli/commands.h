@@ -56,6 +56,7 @@ Command add_bench_coldstart_command(CLI::App& app);  // engine/: thaw bench cold
 Command add_bench_pool_command(CLI::App& app);  // engine/: thaw bench pool, Engine vs Sandbox (needs KVM)
 Command add_bench_api_command(CLI::App& app);   // invoke-api/: thaw bench api, HTTP vs Engine (needs KVM)
 Command add_bench_load_command(CLI::App& app);  // invoke-api/: thaw bench load, thaw serve under load (needs KVM)
+Command add_bench_net_command(CLI::App& app);   // engine/net/: thaw bench net, a sandbox's network vs the host (needs KVM)
 Command add_image_command(CLI::App& app);    // guest/image/: thaw image build
 Command add_invoke_command(CLI::App& app);   // engine/: thaw invoke (cold start or restore, invocations; needs KVM)
 Command add_serve_command(CLI::App& app);     // invoke-api/: thaw serve, the Lambda API over HTTP (needs KVM)

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   commands.push_back(thaw::cli::add_bench_pool_command(app));
   commands.push_back(thaw::cli::add_bench_api_command(app));
   commands.push_back(thaw::cli::add_bench_load_command(app));
+  commands.push_back(thaw::cli::add_bench_net_command(app));
   commands.push_back(thaw::cli::add_image_command(app));
   commands.push_back(thaw::cli::add_invoke_command(app));
   commands.push_back(thaw::cli::add_serve_command(app));

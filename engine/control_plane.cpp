@@ -268,6 +268,7 @@ void Engine::Impl::collect_packs() {
     spdlog::warn("chunk store: collecting unused packs failed: {}", e.what());
   }
   packs_gc_pending = false;
+  ++chunk_store_generation;
 }
 
 FunctionInfo Engine::create_function(const std::string& name, const FunctionSettings& settings,

@@ -202,11 +202,23 @@ EngineStats Engine::stats() const {
   s.snapshot_referenced_bytes = sharing.referenced_bytes;
   s.shared_chunk_bytes = sharing.shared_bytes;
   s.unique_chunk_bytes = sharing.unique_bytes;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(impl_->builder.paths().chunks, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file(ec)) s.chunk_store_bytes += it->file_size(ec);
+  s.chunk_store_bytes = impl_->chunk_store_bytes();
   return s;
+}
+
+uint64_t Engine::Impl::chunk_store_bytes() const {
+  uint64_t generation = chunk_store_generation.load();
+  std::lock_guard lock(sharing_mu);
+  if (generation != chunk_bytes_generation) {
+    uint64_t bytes = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(builder.paths().chunks, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_regular_file(ec)) bytes += it->file_size(ec);
+    chunk_bytes_cache = bytes;
+    chunk_bytes_generation = generation;
+  }
+  return chunk_bytes_cache;
 }
 
 snapshot::StoreSharing Engine::Impl::sharing() const {

@@ -30,6 +30,7 @@ void Engine::Impl::worker_loop() {
       spdlog::error("engine: building {}:{} failed unexpectedly: {}", name, version, e.what());
     }
     lock.lock();
+    ++chunk_store_generation;
     if (--jobs_running == 0 && packs_gc_pending) collect_packs();
   }
 }

@@ -106,6 +106,12 @@ struct Engine::Impl {
   mutable std::mutex sharing_mu;
   mutable std::set<std::string> sharing_of;
   mutable snapshot::StoreSharing sharing_cache;
+  // The chunk store's bytes on disk, walked again only after it changed: a build job ended (it
+  // may have written packs) or packs were collected (stats() is polled; the walk is not cheap).
+  uint64_t chunk_store_bytes() const;
+  std::atomic<uint64_t> chunk_store_generation{0};
+  mutable uint64_t chunk_bytes_generation = ~uint64_t(0);  // under sharing_mu
+  mutable uint64_t chunk_bytes_cache = 0;
 
   // control_plane.cpp (callers hold mu)
   engine::FunctionRecord& record_of(const std::string& name);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the example functions' images the kvm tests use, natively (inside the emulated KVM
-# host, reading a Python stdlib over 9p is slow), into BUILD_DIR/test-images/.
+# host, reading a Python stdlib over 9p is slow), into BUILD_DIR/test-images/, and the layers
+# they take into BUILD_DIR/test-layers/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -22,4 +23,7 @@ img python-uniqueness python3.11 --init-timeout 60
 img python-snapstart-hooks python3.11 --init-timeout 60
 img python-restore-hook-error python3.11 --init-timeout 60
 img python-heavy-init python3.11 --init-timeout 120 --memory 512
+# Layers of Debian's database clients for the python-db function (tests/kvm/engine/database_test.cpp).
+scripts/debian-python-layer.sh "$build/test-layers/redis" python3-redis >/dev/null
+scripts/debian-python-layer.sh "$build/test-layers/psycopg2" python3-psycopg2 >/dev/null
 echo "test images in $out: $(ls "$out" | tr '\n' ' ')"

@@ -2,7 +2,8 @@
 # Installs what is missing, builds, and runs every test tier:
 #   unit + native (this machine), kvm (through the emulated KVM host when /dev/kvm is missing or
 #   cannot run thaw's guests: tools/kvmhost/kvmhost --host-kvm),
-#   unit again under ASan+UBSan, and a short libFuzzer run of every fuzz target (one clang build).
+#   unit again under ASan+UBSan, and a short libFuzzer run of every fuzz target (one clang build,
+#   made and run in the background beside the kvm tests).
 # Ends with the names of what failed, then one line "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,38 @@ scripts/build-test-images.sh build 2>build/test-images.log || { cat build/test-i
 note "aws-lambda-ric client"
 wait "$ric_pid" && tail -n 1 build/ric-setup.log || { echo "aws-lambda-ric setup failed:"; tail -n 30 build/ric-setup.log; failed=$((failed + 1)); failures+=("aws-lambda-ric setup"); }
 
+# The sanitizer build (clang, ASan+UBSan: unit tests and libFuzzer targets, their libraries
+# compiled once), then those unit tests and a short run of each fuzz target: one background job
+# on the core the kvm tests leave free (the emulated KVM host has one CPU), at the lowest
+# priority and one compile at a time, so the kvm tests keep theirs. Its results are counted at
+# the end, from build-san/.
+sanitizer_phase() {
+  mkdir -p build-san
+  : >build-san/results
+  if ! CC=clang CXX=clang++ THAW_BUILD_JOBS=1 nice -n 19 scripts/build.sh build-san --target unit_tests \
+       --target fuzz_targets -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF >build-san/build.log 2>&1; then
+    echo "FAILED sanitizer build" >>build-san/results
+    return
+  fi
+  ASAN_OPTIONS=detect_leaks=1 nice -n 19 ctest --test-dir build-san -L unit --output-on-failure >build-san/ctest.log 2>&1
+  local f name corpus seeds
+  for f in build-san/tests/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus=build-san/corpus/$name; mkdir -p "$corpus"
+    seeds=tests/fuzz/seeds/${name#fuzz_}
+    [ -d "$seeds" ] || seeds=""
+    if nice -n 19 "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$corpus" $seeds >build-san/$name.log 2>&1; then
+      echo "ok $name $(grep -Eo '#[0-9]+' build-san/$name.log | tail -n 1 | tr -d '#')" >>build-san/results
+    else
+      echo "FAILED $name" >>build-san/results
+    fi
+  done
+}
+note "sanitizer build, its unit tests and the fuzz targets: started in the background (build-san/)"
+{ san_start=$SECONDS; sanitizer_phase; echo $((SECONDS - san_start)) >build-san/seconds; } &
+san_pid=$!
+
 note "kvm tests"
 # Two groups, each one boot of the emulated KVM host (or run directly on /dev/kvm): the kvm
 # gtests, then the end-to-end tests (a server with boto3, the AWS CLI, kill -9). Each boot has
@@ -82,32 +115,22 @@ note "unit and native tests"
 ctest --test-dir build -LE kvm --output-on-failure -j "$(nproc)" 2>&1 | tee build/ctest-native.log
 count build/ctest-native.log
 
-# One clang build with ASan+UBSan serves both sanitizer phases: the unit tests and the
-# libFuzzer targets (their libraries are compiled once).
-note "sanitizer build: unit tests and fuzz targets under ASan+UBSan, clang (build-san/)"
-if CC=clang CXX=clang++ scripts/build.sh build-san --target unit_tests --target fuzz_targets \
-     -DTHAW_FUZZ=ON -DTHAW_SANITIZE=ON -DTHAW_BUILD_BENCH=OFF; then
-  note "unit tests under ASan+UBSan"
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-san -L unit --output-on-failure -j "$(nproc)" 2>&1 |
-    tee build-san/ctest.log
-  count build-san/ctest.log
-
-  note "fuzz targets, ${FUZZ_SECONDS}s each"
-  for f in build-san/tests/fuzz_*; do
-    [ -x "$f" ] || continue
-    name=$(basename "$f")
-    corpus=build-san/corpus/$name; mkdir -p "$corpus"
-    seeds=tests/fuzz/seeds/${name#fuzz_}
-    [ -d "$seeds" ] || seeds=""
-    if "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$corpus" $seeds >build-san/$name.log 2>&1; then
-      echo "fuzz $name: ok ($(grep -Eo '#[0-9]+' build-san/$name.log | tail -n 1 | tr -d '#') runs)"
-      passed=$((passed + 1))
-    else
-      echo "fuzz $name: FAILED"; tail -n 40 build-san/$name.log; failed=$((failed + 1)); failures+=("$name")
-    fi
-  done
-else
+note "sanitizer build, unit tests under ASan+UBSan, fuzz targets ${FUZZ_SECONDS}s each (waiting for the background job)"
+wait "$san_pid"
+echo "the background job took $(cat build-san/seconds 2>/dev/null || echo ?)s"
+if grep -q "^FAILED sanitizer build" build-san/results; then
+  tail -n 60 build-san/build.log
   failed=$((failed + 1)); failures+=("sanitizer build")
+else
+  cat build-san/ctest.log
+  count build-san/ctest.log
+  while read -r verdict name runs; do
+    if [ "$verdict" = ok ]; then
+      echo "fuzz $name: ok ($runs runs)"; passed=$((passed + 1))
+    else
+      echo "fuzz $name: FAILED"; tail -n 40 "build-san/$name.log"; failed=$((failed + 1)); failures+=("$name")
+    fi
+  done <build-san/results
 fi
 
 note "done"

@@ -1,6 +1,11 @@
 #include "engine/net/network_pool.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "base/log.h"
 
@@ -58,6 +63,10 @@ size_t NetworkPool::ready_count() const {
 void NetworkPool::fill_loop() {
   constexpr auto kFirstBackoff = std::chrono::milliseconds(100), kMaxBackoff = std::chrono::milliseconds(5000);
   auto backoff = kFirstBackoff;
+  // Background work: the refill that follows a take must not slow the restore that took it
+  // where CPUs are few (one namespace and ruleset is tens of milliseconds of kernel work).
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19) != 0)
+    spdlog::debug("sandbox network pool: setpriority: {}", std::strerror(errno));
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (ready_.size() >= options_.ready) {

@@ -3,7 +3,8 @@
 // a ready one instead of waiting for its namespace, veth, TAP and firewall. A filler thread
 // keeps `ready` of them; when it cannot make one (the range is full, a module is missing)
 // it logs why and tries again later, doubling its wait up to a few seconds, and take() makes
-// one on the caller's thread, so the caller gets the real error.
+// one on the caller's thread, so the caller gets the real error. The filler runs at the lowest
+// CPU priority (nice 19): a restore that took a network must not wait for its replacement.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -41,7 +41,8 @@ VirtioNet::VirtioNet(GuestMemoryView memory, UniqueFd backend, MacAddress mac, s
   if (!timer_fd_) throw_errno("timerfd_create", "virtio-net");
 }
 
-VirtioNet::~VirtioNet() { stop(); }
+// Only the thread: the guest's memory may be gone by now (the VM stopped the card while it was there).
+VirtioNet::~VirtioNet() { join_worker(); }
 
 uint64_t VirtioNet::device_features() const { return kVirtioNetFMac; }
 
@@ -56,20 +57,32 @@ void VirtioNet::start() {
   worker_ = std::thread([this] { run_worker(); });
 }
 
-void VirtioNet::stop() {
+void VirtioNet::join_worker() {
   if (worker_.joinable()) {
     stopping_ = true;
     wake();
     worker_.join();
   }
-  // Frames in flight are dropped, so a snapshot taken now carries none: one read but not
-  // delivered, and one held for the rate limit, whose chain goes back to the guest unsent.
+}
+
+void VirtioNet::stop() {
+  join_worker();
   std::lock_guard lock(mutex());
   if (rx_frame_len_) ++rx_dropped_;
   rx_frame_len_ = 0;
-  if (tx_held_ && s_.queues[kTransmitQueue].ready && !broken()) {
-    Virtqueue(memory_, s_.queues[kTransmitQueue]).push_used(tx_held_head_, 0);
-    ++tx_dropped_;
+  flush_transmit();
+}
+
+void VirtioNet::flush_transmit() {
+  if (driver_ok() && !broken() && s_.queues[kTransmitQueue].ready) {
+    bool interrupt = false;
+    try {
+      transmit(interrupt, true);
+    } catch (const VirtqueueError& e) {
+      fail(e.what());
+      interrupt = false;
+    }
+    if (interrupt) signal_used();
   }
   tx_held_ = false;
 }
@@ -110,7 +123,7 @@ void VirtioNet::process() {
   if (!driver_ok()) return;
   bool interrupt = false;
   try {
-    transmit(interrupt);
+    transmit(interrupt, false);
     receive(interrupt);
   } catch (const VirtqueueError& e) {
     fail(e.what());
@@ -119,14 +132,20 @@ void VirtioNet::process() {
   if (interrupt) signal_used();
 }
 
-void VirtioNet::transmit(bool& interrupt) {
+void VirtioNet::transmit(bool& interrupt, bool pausing) {
   QueueState& qs = s_.queues[kTransmitQueue];
   if (!qs.ready) return;
   Virtqueue tx(memory_, qs);
   auto now = TokenBucket::Clock::now();
+  // Pausing, every frame goes and is charged to the bucket (into debt); else it waits for its tokens.
+  auto may_send = [&](size_t bytes) {
+    if (!pausing) return tx_bucket_.take(bytes, now);
+    tx_bucket_.charge(bytes, now);
+    return true;
+  };
   bool used = false;
   if (tx_held_) {
-    if (!tx_bucket_.take(tx_frame_.size() - kHeaderSize, now)) {
+    if (!may_send(tx_frame_.size() - kHeaderSize)) {
       arm_timer(tx_bucket_.wait_for(tx_frame_.size() - kHeaderSize, now));
       return;
     }
@@ -146,7 +165,7 @@ void VirtioNet::transmit(bool& interrupt) {
     for (const DescriptorBuffer& b : chain->buffers)
       if (!b.device_writable)
         tx_frame_.insert(tx_frame_.end(), reinterpret_cast<uint8_t*>(b.host), reinterpret_cast<uint8_t*>(b.host) + b.len);
-    if (!tx_bucket_.take(tx_frame_.size() - kHeaderSize, now)) {
+    if (!may_send(tx_frame_.size() - kHeaderSize)) {
       tx_held_ = true;
       tx_held_head_ = chain->head;
       ++tx_throttled_;

@@ -11,8 +11,13 @@
 // Frames the guest sends are written to the backend; one the backend refuses (full, down) is
 // dropped and counted, never retried. An outbound rate limit (a token bucket on the bytes
 // written) holds the next frame in the guest's ring until its tokens are there, so a guest
-// over its rate is slowed by back-pressure on its own transmit queue, not by drops. A frame read but not yet delivered when the machine is
-// paused for a snapshot is dropped, as a real NIC's in-flight frames would be.
+// over its rate is slowed by back-pressure on its own transmit queue, not by drops.
+//
+// When the machine pauses (between invocations, and before a snapshot), the card sends every
+// frame the guest had made available, past the rate limit but charged to it: a connection the
+// guest closed just before the pause has its FIN on the wire, and a snapshot's transmit ring
+// is empty, so no restored clone replays a frame of the snapshotted machine. A frame read from
+// the backend but not yet delivered is dropped then, as a real NIC's in-flight frames are.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -49,8 +54,9 @@ class VirtioNet : public VirtioMmioDevice, public Snapshottable {
 
   // eventfd the VM registers as an ioeventfd on QueueNotify.
   int notify_fd() const { return notify_fd_.get(); }
-  // Starts / stops the worker thread (stop is idempotent; the destructor stops it too). Stop
-  // also drops the frames in flight (see above), so the rings are whole for a snapshot.
+  // Starts / stops the worker thread (stop is idempotent; the destructor only ends the
+  // thread). Stop also sends what the guest made available and drops a received frame in flight (see
+  // above), so the rings are whole and the transmit ring empty for a snapshot.
   void start();
   void stop();
   // One pass: every frame the guest made available is sent, then backend frames are delivered
@@ -82,7 +88,10 @@ class VirtioNet : public VirtioMmioDevice, public Snapshottable {
  private:
   void wake();
   void run_worker();
-  void transmit(bool& interrupt);
+  void join_worker();
+  // `pausing`: send every available frame, charged to the rate limit (see above).
+  void transmit(bool& interrupt, bool pausing);
+  void flush_transmit();
   void receive(bool& interrupt);
   bool wants_backend_frames();
   void send_tx_frame();

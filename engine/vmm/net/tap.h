@@ -14,8 +14,9 @@
 
 namespace thaw::vmm {
 
-// Creates TAP `name` (at most 15 characters) in the caller's network namespace. Throws
-// SystemError (with a hint when /dev/net/tun is missing: the tun module) or thaw::Error.
+// Creates TAP `name` (at most 15 characters) in the caller's network namespace; makes
+// /dev/net/tun first where it is missing (see tap.cpp). Throws SystemError (with a hint when
+// the tun module cannot be had) or thaw::Error.
 UniqueFd open_tap(const std::string& name);
 
 }  // namespace thaw::vmm

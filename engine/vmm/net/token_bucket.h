@@ -1,7 +1,8 @@
 #pragma once
 // A token bucket for a byte rate: `rate` tokens a second flow in, at most `burst` are kept.
-// A frame of n bytes goes when n tokens are there; the bucket never goes into debt, so a
-// frame larger than the burst is let through only from a full bucket (then empties it).
+// A frame of n bytes goes when n tokens are there, so a frame larger than the burst is let
+// through only from a full bucket (then empties it). Only charge() puts the bucket into debt,
+// for what had to go regardless; later frames wait until it is paid back.
 // Time is passed in, so the arithmetic is testable without waiting.
 #include <algorithm>
 #include <chrono>
@@ -33,8 +34,15 @@ class TokenBucket {
     refill(now);
     double need = static_cast<double>(std::min(n, burst_));
     if (tokens_ + 1e-9 < need) return false;
-    tokens_ = std::max(0.0, tokens_ - static_cast<double>(n));
+    tokens_ = std::max(0.0, tokens_ - static_cast<double>(n));  // a frame over the burst empties it
     return true;
+  }
+
+  // Takes n tokens whether they are there or not.
+  void charge(uint64_t n, Clock::time_point now) {
+    if (!limited()) return;
+    refill(now);
+    tokens_ -= static_cast<double>(n);
   }
 
   // How long until take(n) would succeed (zero if it would now).

@@ -1,14 +1,10 @@
 // Functions on the network end to end (label kvm): a function with allowed destinations gets
 // a network card and a namespace of its own, reaches the servers it may and nothing else, and
 // a SnapStart clone finds the connection its INIT opened dead (the server never heard of the
-// clone), while new connections from it work. Each test runs in a network namespace of its
-// own (ctest runs every test as a process), so the engine's veths and the test's servers touch
-// nothing on the host; the servers listen on a stable address on the namespace's loopback,
-// the way a database listens on a host address.
+// clone), while new connections from it work. (Real databases: database_test.cpp.)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,9 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -27,17 +20,16 @@
 #include "base/error.h"
 #include "base/ip_interface.h"
 #include "base/unique_fd.h"
+#include "tests/kvm/engine/network_fixture.h"
 #include "thaw/engine.h"
 
 namespace thaw {
 namespace {
-namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kServerAddress = "198.19.0.1";  // RFC 2544's benchmarking range
+using test::example_function;
+using test::kServerAddress;
 constexpr uint16_t kAllowedPort = 7101, kOtherPort = 7102;
-
-std::string example(const std::string& name) { return std::string(THAW_SOURCE_DIR) + "/examples/functions/" + name; }
 
 // Answers each line on each connection with "echo LINE from PEER" (PEER: the address the
 // connection came from), on one thread; counts the connections it accepted.
@@ -46,10 +38,7 @@ class LineServer {
   LineServer(const char* address, uint16_t port) : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     int one = 1;
     ::setsockopt(listener_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = parse_ipv4(address);
+    sockaddr_in a = ipv4_endpoint(address, port);
     if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw_errno("bind", address);
     if (::listen(listener_.get(), 16) != 0) throw_errno("listen");
     stop_ = UniqueFd(::eventfd(0, EFD_CLOEXEC));
@@ -109,48 +98,11 @@ class LineServer {
   std::thread thread_;
 };
 
-class EngineNetwork : public ::testing::Test {
+class EngineNetwork : public test::EngineNetworkTest {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET) needs root: " << std::strerror(errno);
-    if (!fs::exists("/dev/net/tun")) {
-      ASSERT_EQ(std::system("modprobe tun"), 0);
-    }
-    set_interface_up("lo");
-    set_interface_address("lo:srv", kServerAddress, 32);
-    data_ = fs::path(THAW_BINARY_DIR) / ("test-net-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(data_);
-  }
-  void TearDown() override { fs::remove_all(data_); }
-
-  EngineOptions options() const {
-    EngineOptions o;
-    o.data_dir = data_.string();
-    o.init_timeout = std::chrono::seconds(60);
-    o.boot_allowance = std::chrono::seconds(240);
-    o.cpu_scale = 0;
-    return o;
-  }
-  static FunctionSettings net_function(std::vector<std::string> allow, SnapStartApplyOn snap = SnapStartApplyOn::kNone) {
-    FunctionSettings s;
-    s.runtime = "python3.11";
-    s.timeout_s = 60;
-    s.snap_start = snap;
-    s.network_allow = std::move(allow);
-    return s;
-  }
-  static json call(Engine& engine, const std::string& function, const json& event, InvokeResult* out = nullptr) {
-    auto r = engine.invoke({.function = function, .payload = event.dump()});
-    EXPECT_EQ(r.function_error, "") << r.payload;
-    if (out) *out = r;
-    return json::parse(r.payload);
-  }
   static json exchange(const std::string& host, uint16_t port, const std::string& message) {
     return {{"host", host}, {"port", port}, {"message", message}};
   }
-
-  fs::path data_;
 };
 
 // "echo M from 10.200.N.2" -> "10.200.N.1": the host end of that sandbox's uplink.
@@ -165,7 +117,7 @@ TEST_F(EngineNetwork, AFunctionReachesItsAllowedServerAndIsRefusedEverythingElse
   LineServer host_service("0.0.0.0", 9001);  // stands for the engine's API port and host services
   Engine engine(options());
   engine.create_function("net", net_function({std::string(kServerAddress) + ":" + std::to_string(kAllowedPort)}),
-                         {.directory = example("python-net")});
+                         {.directory = example_function("python-net")});
   auto f = engine.wait_until_ready("net");
   ASSERT_EQ(f.settings.network_allow, std::vector<std::string>{"198.19.0.1:7101"});
 
@@ -201,7 +153,7 @@ TEST_F(EngineNetwork, ARestoredCloneFindsTheConnectionItsInitOpenedDeadAndOpensN
   auto settings = net_function({std::string(kServerAddress) + ":" + std::to_string(kAllowedPort)},
                                SnapStartApplyOn::kPublishedVersions);
   settings.environment["INIT_CONNECT"] = std::string(kServerAddress) + ":" + std::to_string(kAllowedPort);
-  engine.create_function("db", settings, {.directory = example("python-net")});
+  engine.create_function("db", settings, {.directory = example_function("python-net")});
   engine.wait_until_ready("db");
   engine.publish_version("db");
   auto v1 = engine.wait_until_ready("db", "1");

@@ -10,7 +10,6 @@
 #include <sched.h>
 #include <sys/socket.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -89,10 +88,6 @@ class VmNet : public testing::Test {
   void SetUp() override {
     // Each test is its own process under ctest: the namespace ends with it.
     ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET) needs root: " << std::strerror(errno);
-    // A fresh (emulated) host has not loaded tun yet; a udev-managed one loads it on open.
-    if (!std::filesystem::exists("/dev/net/tun")) {
-      ASSERT_EQ(std::system("modprobe tun"), 0);
-    }
   }
 };
 

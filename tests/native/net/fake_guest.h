@@ -2,7 +2,8 @@
 // A guest without a VM, for the sandbox network's native tests: TAP `eth0` in a network
 // namespace of its own, numbered as a real guest is (172.16.0.2/30, the guest MAC, default
 // route via 172.16.0.1), and a thread that copies frames between it and the sandbox's tap0,
-// as VirtioNet does between the guest's rings and the TAP.
+// as VirtioNet does between the guest's rings and the TAP; it keeps every frame it delivered
+// to the guest, for tests of what reaches which sandbox.
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -12,7 +13,10 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/unique_fd.h"
@@ -62,6 +66,12 @@ class FakeGuest {
     return s;
   }
 
+ // The frames tap0 sent to the guest so far.
+  std::vector<std::string> frames_delivered() const {
+    std::lock_guard lock(mu_);
+    return delivered_;
+  }
+
  private:
   void pump() {
     std::array<char, 65536> frame;
@@ -76,6 +86,10 @@ class FakeGuest {
         if (!(fds[i].revents & POLLIN)) continue;
         ssize_t n = ::read(fds[i].fd, frame.data(), frame.size());
         if (n <= 0) continue;
+        if (fds[i].fd == sandbox_tap_) {  // kept before it is delivered: a test that saw it arrive finds it kept
+          std::lock_guard lock(mu_);
+          delivered_.emplace_back(frame.data(), static_cast<size_t>(n));
+        }
         // A frame the other side cannot take now is dropped, as a wire would.
         ssize_t sent = ::write(fds[1 - i].fd, frame.data(), static_cast<size_t>(n));
         (void)sent;
@@ -86,6 +100,8 @@ class FakeGuest {
   NetNamespace ns_;
   int sandbox_tap_;
   UniqueFd tap_, stop_;
+  mutable std::mutex mu_;
+  std::vector<std::string> delivered_;
   std::thread pump_;
 };
 

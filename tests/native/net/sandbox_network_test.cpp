@@ -11,7 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "engine/net/network_pool.h"
@@ -102,6 +105,44 @@ TEST(SandboxNetwork, SandboxesCannotReachEachOther) {
   // Both guests have the same address; each reaches only its own namespace's rules.
   EXPECT_EQ(guest_a.connect(a->host_address(), server.port), 0);
   EXPECT_EQ(guest_b.connect(a->host_address(), server.port), ECONNREFUSED);
+}
+
+// B's conversation with the host (both ways) never shows on A's TAP, though both guests have
+// the same address and MAC.
+TEST(SandboxNetwork, ASandboxsTrafficNeverAppearsOnAnothersTap) {
+  auto a = SandboxNetwork::create(test_range());
+  auto b = SandboxNetwork::create(test_range());
+  testing::FakeGuest guest_a(a->tap_fd());
+  testing::FakeGuest guest_b(b->tap_fd());
+  Listener server;
+  std::vector<AllowedDestination> allow = {to(b->host_address(), server.port)};
+  b->allow(allow);
+  a->allow(allow);
+  UniqueFd conn;
+  ASSERT_EQ(guest_b.connect(b->host_address(), server.port, &conn), 0);
+  UniqueFd accepted(::accept4(server.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted);
+  const std::string ask = "from-b-7f3a", answer = "to-b-91c2";
+  ASSERT_EQ(::send(conn.get(), ask.data(), ask.size(), MSG_NOSIGNAL), ssize_t(ask.size()));
+  std::string got(ask.size(), '\0');
+  ASSERT_EQ(::recv(accepted.get(), got.data(), got.size(), MSG_WAITALL), ssize_t(ask.size()));
+  EXPECT_EQ(got, ask);
+  ASSERT_EQ(::send(accepted.get(), answer.data(), answer.size(), MSG_NOSIGNAL), ssize_t(answer.size()));
+  got.assign(answer.size(), '\0');
+  ASSERT_EQ(::recv(conn.get(), got.data(), got.size(), MSG_WAITALL), ssize_t(answer.size()));
+  EXPECT_EQ(got, answer);
+
+  auto carries = [](const std::vector<std::string>& frames, const std::string& text) {
+    return std::any_of(frames.begin(), frames.end(), [&](const std::string& f) { return f.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(carries(guest_b.frames_delivered(), answer)) << "B's own TAP carried the answer";
+  auto on_a = guest_a.frames_delivered();
+  EXPECT_FALSE(carries(on_a, answer));
+  EXPECT_FALSE(carries(on_a, ask));
+  // A opened no connection: no TCP segment at all may reach it (IPv4 ethertype, protocol 6).
+  EXPECT_EQ(std::count_if(on_a.begin(), on_a.end(),
+                          [](const std::string& f) { return f.size() > 23 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6; }),
+            0);
 }
 
 TEST(SandboxNetwork, NothingReachesTheSandboxUnasked) {
