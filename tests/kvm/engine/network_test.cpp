@@ -143,8 +143,19 @@ TEST_F(EngineNetwork, AFunctionReachesItsAllowedServerAndIsRefusedEverythingElse
   // Still the one warm sandbox, and its connections still work after the refusals.
   reply = call(engine, "net", exchange(kServerAddress, kAllowedPort, "again"), &r);
   EXPECT_EQ(r.report.start, StartKind::kWarm);
-  EXPECT_EQ(reply["reply"], "echo again from " + text.substr(text.rfind(' ') + 1)) << reply;
+  std::string uplink = text.substr(text.rfind(' ') + 1);
+  EXPECT_EQ(reply["reply"], "echo again from " + uplink) << reply;
   EXPECT_EQ(engine.stats().sandboxes_started_cold, 1u);
+
+  // A second sandbox whose function may reach every sandbox's uplink (the whole host range):
+  // its firewall lets the connection out, and the first sandbox's namespace refuses it, as it
+  // refuses anything it did not ask for.
+  engine.create_function("peer", net_function({"10.200.0.0/16"}), {.directory = example_function("python-net")});
+  engine.wait_until_ready("peer");
+  refused = call(engine, "peer", exchange(uplink, kAllowedPort, "knock"));
+  EXPECT_EQ(refused["error"], "ConnectionRefusedError") << refused;
+  EXPECT_EQ(engine.stats().sandboxes_started_cold, 2u);
+  EXPECT_EQ(allowed.accepted(), 2u);
 }
 
 TEST_F(EngineNetwork, ARestoredCloneFindsTheConnectionItsInitOpenedDeadAndOpensNewOnes) {

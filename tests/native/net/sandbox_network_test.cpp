@@ -1,7 +1,7 @@
 // A sandbox's network end to end without a VM (fake_guest.h stands in for the guest): real
 // namespaces, veths, TAPs and nftables on this machine's kernel. Needs root, as the engine
 // does. The host ranges are in 198.18.0.0/15 (set aside for benchmarking, RFC 2544), with
-// links "thawtest-N", so nothing here collides with a real engine's sandboxes or the host's
+// links "thawtest-N" (and a few of their own), so nothing here collides with a real engine's sandboxes or the host's
 // own network (TEST-NET-1 is this machine's own LAN); test processes running side by side
 // claim different slots.
 #include <arpa/inet.h>
@@ -25,6 +25,12 @@ namespace thaw::engine::net {
 namespace {
 
 HostRange test_range() { return parse_host_range("198.18.0.0/24", "thawtest-"); }
+// A range and link names of one test's own, for a test that checks its links are gone: in the
+// shared range a test running beside it (ctest -j) may claim a freed slot, and its link name,
+// at once.
+HostRange own_range(const char* third_octet, const char* prefix) {
+  return parse_host_range(std::string("198.18.") + third_octet + ".0/24", prefix);
+}
 
 bool host_link_exists(const std::string& name) { return ::if_nametoindex(name.c_str()) != 0; }
 
@@ -58,8 +64,8 @@ AllowedDestination to(uint32_t address, uint16_t port) { return {address, 32, po
 TEST(SandboxNetwork, EachSandboxHasItsOwnUplinkAndGivesItBack) {
   std::string first, second;
   {
-    auto a = SandboxNetwork::create(test_range());
-    auto b = SandboxNetwork::create(test_range());
+    auto a = SandboxNetwork::create(own_range("2", "thawgive-"));
+    auto b = SandboxNetwork::create(own_range("2", "thawgive-"));
     EXPECT_NE(a->slot(), b->slot());
     EXPECT_NE(a->inside_address(), b->inside_address());
     first = a->host_link();
@@ -197,7 +203,7 @@ TEST(SandboxNetwork, ARangeTheHostUsesIsRefused) {
 TEST(NetworkPool, KeepsNetworksReadyAndRefillsWhatIsTaken) {
   std::set<std::string> links;
   {
-    NetworkPool pool({test_range(), 2});
+    NetworkPool pool({own_range("3", "thawpool-"), 2});
     EXPECT_EQ(pool.wait_filled(), "");
     EXPECT_EQ(pool.ready_count(), 2u);
     auto a = pool.take();
