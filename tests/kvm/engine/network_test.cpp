@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -148,8 +149,14 @@ TEST_F(EngineNetwork, AFunctionReachesItsAllowedServerAndIsRefusedEverythingElse
   EXPECT_EQ(engine.stats().sandboxes_started_cold, 1u);
 
   // A second sandbox whose function may reach every sandbox's uplink (the whole host range):
-  // its firewall lets the connection out, and the first sandbox's namespace refuses it, as it
-  // refuses anything it did not ask for.
+  // its firewall lets the connection out, and on a host that routes between its interfaces (as
+  // hosts running Docker do; the test's namespace stands for the host) the first sandbox's
+  // namespace refuses it, as it refuses anything it did not ask for. (Where the host does not
+  // route, the host drops it before.)
+  std::ofstream("/proc/sys/net/ipv4/ip_forward") << "1";
+  int forwarding = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_forward") >> forwarding;
+  ASSERT_EQ(forwarding, 1);
   engine.create_function("peer", net_function({"10.200.0.0/16"}), {.directory = example_function("python-net")});
   engine.wait_until_ready("peer");
   refused = call(engine, "peer", exchange(uplink, kAllowedPort, "knock"));
