@@ -53,6 +53,16 @@ bool ChildProcess::running() const {
   return false;
 }
 
+void ChildProcess::wait_until_up(std::string_view what, std::chrono::milliseconds limit,
+                                 const std::function<bool()>& ready) const {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!ready()) {
+    if (!running()) throw Error(std::string(what) + " exited while starting:\n" + log_tail());
+    if (std::chrono::steady_clock::now() > deadline) throw Error(std::string(what) + " did not come up:\n" + log_tail());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 std::string ChildProcess::log_tail(size_t max_bytes) const {
   std::ifstream in(log_path_);
   std::stringstream all;

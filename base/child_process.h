@@ -6,7 +6,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace thaw {
@@ -21,6 +23,10 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool running() const;  // false once it has exited (it is reaped then)
+  // Polls `ready` (every 50 ms) until it holds: a helper is up when it answers, not when it
+  // was spawned. Throws thaw::Error, with the end of its log, if it exits first or `limit`
+  // passes; `what` names it there.
+  void wait_until_up(std::string_view what, std::chrono::milliseconds limit, const std::function<bool()>& ready) const;
   // The end of its log: what to show when it failed to start.
   std::string log_tail(size_t max_bytes = 2000) const;
 

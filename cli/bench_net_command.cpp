@@ -19,7 +19,6 @@
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -79,11 +78,7 @@ std::unique_ptr<ChildProcess> start_redis(const fs::path& work) {
       std::vector<std::string>{"/usr/bin/redis-server", "--bind", kServerAddress, "--port", std::to_string(kRedisPort),
                                "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", work.string()},
       (work / "redis.log").string());
-  for (auto deadline = Clock::now() + std::chrono::minutes(2); !redis_answers();) {
-    if (!redis->running() || Clock::now() > deadline)
-      throw Error("bench net: redis-server did not come up:\n" + redis->log_tail());
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  redis->wait_until_up("bench net: redis-server", std::chrono::minutes(2), redis_answers);
   return redis;
 }
 

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "base/error.h"
 #include "base/ip_interface.h"
@@ -30,17 +29,8 @@ std::string run_client(const std::vector<std::string>& argv) {
   return r.out;
 }
 
-// Polls `ready` until it holds; a server that exits or is not up within 3 minutes (a software
-// CPU starts PostgreSQL slowly) is an error that carries its log.
-template <typename Ready>
-void wait_until_up(const char* what, const ChildProcess& process, Ready ready) {
-  auto deadline = std::chrono::steady_clock::now() + 3min;
-  while (!ready()) {
-    if (!process.running()) throw Error(std::string(what) + " exited while starting:\n" + process.log_tail());
-    if (std::chrono::steady_clock::now() > deadline) throw Error(std::string(what) + " did not come up:\n" + process.log_tail());
-    std::this_thread::sleep_for(100ms);
-  }
-}
+// A software CPU starts PostgreSQL slowly.
+constexpr std::chrono::milliseconds kStartLimit = 3min;
 
 // `dir`/`name`, `dir` made first.
 std::string log_file(const fs::path& dir, const char* name) {
@@ -85,7 +75,7 @@ RedisServer::RedisServer(const std::string& address, uint16_t port, const fs::pa
       process_({"/usr/bin/redis-server", "--bind", address, "--port", port_, "--save", "", "--appendonly", "no",
                 "--protected-mode", "no", "--dir", dir.string()},
                log_file(dir, "redis.log")) {
-  wait_until_up("redis-server", process_, [&] {
+  process_.wait_until_up("redis-server", kStartLimit, [&] {
     if (!accepts_connections(address_, port)) return false;
     auto r = image::run_host_command({"/usr/bin/redis-cli", "-h", address_, "-p", port_, "PING"});
     return r.exit_status == 0 && r.out.starts_with("PONG");
@@ -129,7 +119,7 @@ PostgresServer::PostgresServer(const std::string& address, uint16_t port, const 
                    "listen_addresses=" + address_, "-c", "unix_socket_directories=" + dir_.string(), "-c",
                    "fsync=off", "-c", "shared_buffers=16MB", "-c", "max_connections=20"}),
       (dir_ / "postgres.log").string(), SIGINT);
-  wait_until_up("postgres", *process_, [&] {
+  process_->wait_until_up("postgres", kStartLimit, [&] {
     return accepts_connections(address_, port) && succeeds({(bin / "pg_isready").string(), "-q", "-h", address_, "-p", port_});
   });
 }
