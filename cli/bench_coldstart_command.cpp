@@ -1,8 +1,11 @@
-// thaw bench coldstart [--json] [--plot FILE.png]: what SnapStart buys, measured side by side in
-// one run. For a hello-world and a heavy-init Python function: cold start (boot + INIT +
-// invoke), restore without prefetch, restore with the working set prefetched, and a warm
-// invocation, each timed to the end of the first response; plus the restore time of one
-// function at several guest memory sizes. Medians of --reps runs, with min and max.
+// thaw bench coldstart [--json] [--plot FILE.png] [--concurrent N]: what SnapStart buys,
+// measured side by side in one run. For a hello-world and a heavy-init Python function: cold
+// start (boot + INIT + invoke), restore without prefetch, restore with the working set
+// prefetched (installed while the guest runs, and installed before it resumes), and a warm
+// invocation, each timed to the end of the first response, with the prefetched restore's
+// critical path phase by phase; plus the restore time of one function at several guest memory
+// sizes and, with --concurrent, N restores of the heavy snapshot at once in VMM processes of
+// their own (time and PSS). Medians of --reps runs, with min and max.
 // The default images (build/test-images/) are built first where missing, natively.
 #include <algorithm>
 #include <chrono>
@@ -12,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -20,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/error.h"
+#include "cli/bench_clones.h"
 #include "cli/bench_stats.h"
 #include "cli/commands.h"
 #include "engine/guest_paths.h"
@@ -38,18 +43,35 @@ struct BenchColdstartOptions {
   std::string hello, heavy, work;
   std::vector<unsigned> memory_mib{256, 1024, 2048};
   unsigned reps = 3;
+  unsigned concurrent = 0;
   bool json = false;
   std::string plot;
 };
 
+// Restores with the working set prefetched, in one of the two orders.
+struct PrefetchRuns {
+  Series restore, warm, first_invoke_duration, warm_duration;
+  std::vector<std::string> phase_order;
+  std::map<std::string, Series> phases;           // the critical path, phase by phase
+  Series ws_read, ws_decode, ws_install;          // prefetch threads' time
+  double first_over_warm() const { return first_invoke_duration.median() / warm_duration.median(); }
+};
 
 struct FunctionResult {
-  Series cold, restore, restore_prefetch, warm, first_invoke_duration, warm_duration;
+  Series cold, restore;
+  PrefetchRuns overlapped, before_resume;
+  // The order SandboxOptions chooses by default.
+  const PrefetchRuns& prefetch() const {
+    return engine::SandboxOptions{}.working_set_before_resume ? before_resume : overlapped;
+  }
 };
 
 engine::SandboxOptions quiet_options() {
   engine::SandboxOptions o;
   o.boot_allowance = std::chrono::seconds(300);
+  // A benchmark measures how long restores take, however long: N clones at once on a small
+  // emulated host take far longer than Lambda's 10 s.
+  o.restore_budget = std::chrono::seconds(300);
   o.log = [](std::string_view line) { spdlog::debug("function: {}", line); };
   return o;
 }
@@ -124,6 +146,31 @@ fs::path take_snapshot(const std::string& image, const fs::path& dir) {
   return dir;
 }
 
+// One prefetched restore, its first invocation and a warm one.
+void measure_prefetch(PrefetchRuns& runs, const fs::path& snap, bool before_resume) {
+  auto o = quiet_options();
+  o.working_set_before_resume = before_resume;
+  auto t0 = Clock::now();
+  auto s = engine::Sandbox::restore(snap, o);
+  auto first = invoke_ok(*s);
+  runs.restore.v.push_back(ms_since(t0));
+  runs.first_invoke_duration.v.push_back(first.report.duration_ms);
+  for (const auto& p : first.report.start.phases) {
+    if (!runs.phases.contains(p.name)) runs.phase_order.push_back(p.name);
+    runs.phases[p.name].v.push_back(p.ms);
+  }
+  if (auto st = s->memory_stats()) {
+    using ms = std::chrono::duration<double, std::milli>;
+    runs.ws_read.v.push_back(ms(st->prefetch_read_time).count());
+    runs.ws_decode.v.push_back(ms(st->prefetch_decode_time).count());
+    runs.ws_install.v.push_back(ms(st->prefetch_install_time).count());
+  }
+  auto t1 = Clock::now();
+  auto warm = invoke_ok(*s);
+  runs.warm.v.push_back(ms_since(t1));
+  runs.warm_duration.v.push_back(warm.report.duration_ms);
+}
+
 FunctionResult measure_function(const std::string& label, const std::string& image, const fs::path& work,
                                 unsigned reps) {
   FunctionResult r;
@@ -147,17 +194,11 @@ FunctionResult measure_function(const std::string& label, const std::string& ima
     invoke_ok(*s);
     r.restore.v.push_back(ms_since(t0));
   }
+  // The two orders alternate, so that drift in the host's speed falls on both alike.
   for (unsigned i = 0; i < reps; ++i) {
     progress(label + ": restore with prefetch " + std::to_string(i + 1) + "/" + std::to_string(reps));
-    auto t0 = Clock::now();
-    auto s = engine::Sandbox::restore(snap, quiet_options());
-    auto first = invoke_ok(*s);
-    r.restore_prefetch.v.push_back(ms_since(t0));
-    r.first_invoke_duration.v.push_back(first.report.duration_ms);
-    auto t1 = Clock::now();
-    auto warm = invoke_ok(*s);
-    r.warm.v.push_back(ms_since(t1));
-    r.warm_duration.v.push_back(warm.report.duration_ms);
+    measure_prefetch(r.overlapped, snap, false);
+    measure_prefetch(r.before_resume, snap, true);
   }
   return r;
 }
@@ -178,40 +219,78 @@ std::string image_with_memory(const std::string& image, unsigned mib, const fs::
   return dir.string();
 }
 
+ordered_json medians(const PrefetchRuns& p) {
+  ordered_json j = ordered_json::object();
+  for (const auto& name : p.phase_order) j[name] = p.phases.at(name).median();
+  return j;
+}
+
 ordered_json function_json(const FunctionResult& f) {
   auto spread = [](const Series& s) { return ordered_json{{"min", s.min()}, {"max", s.max()}}; };
+  const PrefetchRuns& p = f.prefetch();
+  auto order = [](const PrefetchRuns& r) {
+    return ordered_json{{"restore_prefetch", r.restore.median()},
+                        {"first_invoke_over_warm_duration", r.first_over_warm()},
+                        {"phases_ms", medians(r)}};
+  };
   return {{"cold", f.cold.median()},
           {"restore", f.restore.median()},
-          {"restore_prefetch", f.restore_prefetch.median()},
-          {"warm", f.warm.median()},
-          {"first_invoke_duration_ms", f.first_invoke_duration.median()},
-          {"warm_duration_ms", f.warm_duration.median()},
+          {"restore_prefetch", p.restore.median()},
+          {"warm", p.warm.median()},
+          {"first_invoke_duration_ms", p.first_invoke_duration.median()},
+          {"warm_duration_ms", p.warm_duration.median()},
+          {"phases_ms", medians(p)},
+          {"working_set_threads_ms",
+           {{"read", p.ws_read.median()}, {"decode", p.ws_decode.median()}, {"install", p.ws_install.median()}}},
+          {"working_set_order",
+           {{"default", engine::SandboxOptions{}.working_set_before_resume ? "before_resume" : "overlapped"},
+            {"overlapped", order(f.overlapped)},
+            {"before_resume", order(f.before_resume)}}},
           {"spread", {{"cold", spread(f.cold)},
                       {"restore", spread(f.restore)},
-                      {"restore_prefetch", spread(f.restore_prefetch)},
-                      {"warm", spread(f.warm)}}}};
+                      {"restore_prefetch", spread(p.restore)},
+                      {"warm", spread(p.warm)}}}};
+}
+
+std::string cell(const Series& s) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.1f (%.0f..%.0f)", s.median(), s.min(), s.max());
+  return b;
+}
+
+void print_phases(const std::string& name, const PrefetchRuns& p) {
+  std::printf("  %-6s", name.c_str());
+  double total = 0;
+  for (const auto& phase : p.phase_order) {
+    double ms = p.phases.at(phase).median();
+    total += ms;
+    std::printf(" %s %.1f", phase.c_str(), ms);
+  }
+  std::printf("  (sum %.1f ms; prefetch threads: read %.1f, decode %.1f, install %.1f ms)\n", total,
+              p.ws_read.median(), p.ws_decode.median(), p.ws_install.median());
 }
 
 void print_table(const std::map<std::string, FunctionResult>& results, const std::map<unsigned, Series>& by_memory,
-                 unsigned reps) {
+                 const std::optional<ClonesResult>& clones, unsigned reps) {
   std::printf("thaw bench coldstart: medians of %u runs, ms to the end of the first response (min..max)\n\n", reps);
-  std::printf("%-8s %22s %22s %22s %22s\n", "function", "cold", "restore", "restore+prefetch", "warm");
-  for (const auto& [name, f] : results) {
-    auto cell = [](const Series& s) {
-      char b[64];
-      std::snprintf(b, sizeof b, "%.1f (%.0f..%.0f)", s.median(), s.min(), s.max());
-      return std::string(b);
-    };
-    std::printf("%-8s %22s %22s %22s %22s\n", name.c_str(), cell(f.cold).c_str(), cell(f.restore).c_str(),
-                cell(f.restore_prefetch).c_str(), cell(f.warm).c_str());
-  }
+  std::printf("%-8s %22s %22s %22s %22s %22s\n", "function", "cold", "restore", "prefetch overlapped",
+              "prefetch before resume", "warm");
+  for (const auto& [name, f] : results)
+    std::printf("%-8s %22s %22s %22s %22s %22s\n", name.c_str(), cell(f.cold).c_str(), cell(f.restore).c_str(),
+                cell(f.overlapped.restore).c_str(), cell(f.before_resume.restore).c_str(),
+                cell(f.prefetch().warm).c_str());
+  std::printf("\ncritical path of a prefetched restore (default order), median ms per phase\n");
+  for (const auto& [name, f] : results) print_phases(name, f.prefetch());
   std::printf("\nratios\n");
   for (const auto& [name, f] : results) {
-    std::printf("  %-6s cold / restore+prefetch   %6.1fx\n", name.c_str(), f.cold.median() / f.restore_prefetch.median());
-    std::printf("  %-6s restore / restore+prefetch %5.2fx\n", name.c_str(), f.restore.median() / f.restore_prefetch.median());
-    std::printf("  %-6s first Duration after prefetched restore / warm Duration  %.2fx (%.2f / %.2f ms)\n",
-                name.c_str(), f.first_invoke_duration.median() / f.warm_duration.median(),
-                f.first_invoke_duration.median(), f.warm_duration.median());
+    const PrefetchRuns& p = f.prefetch();
+    std::printf("  %-6s cold / restore+prefetch   %6.1fx\n", name.c_str(), f.cold.median() / p.restore.median());
+    std::printf("  %-6s restore / restore+prefetch %5.2fx\n", name.c_str(), f.restore.median() / p.restore.median());
+    std::printf("  %-6s prefetch before resume / overlapped %5.2fx\n", name.c_str(),
+                f.before_resume.restore.median() / f.overlapped.restore.median());
+    std::printf("  %-6s first Duration after prefetched restore / warm Duration  %.2fx overlapped, %.2fx before "
+                "resume\n",
+                name.c_str(), f.overlapped.first_over_warm(), f.before_resume.first_over_warm());
   }
   if (!by_memory.empty()) {
     std::printf("\nrestore (with prefetch, until the runtime is ready) by guest memory size\n");
@@ -219,26 +298,72 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
     for (const auto& [mib, s] : by_memory)
       std::printf("  %5u MiB  %8.1f ms  %.2fx of %u MiB\n", mib, s.median(), s.median() / base, by_memory.begin()->first);
   }
+  if (clones) {
+    const auto& c = *clones;
+    std::printf("\nheavy: %u clones restored at once, each in its own VMM process\n", c.clones);
+    std::printf("  restore to first response: alone p50 %.1f ms; together p50 %.1f ms, p99 %.1f ms (p99 / alone p50 "
+                "%.2fx)\n",
+                c.single_restore_ms.median(), c.concurrent_restore_ms.median(), c.concurrent_restore_ms.percentile(99),
+                c.concurrent_restore_ms.percentile(99) / c.single_restore_ms.median());
+    std::printf("  PSS: alone %.1f MiB; together %.1f MiB (%.2fx of one; private %.1f MiB)\n", c.single.pss_mib,
+                c.concurrent.pss_mib, c.concurrent.pss_mib / c.single.pss_mib, c.concurrent.private_mib);
+  }
 }
 
+ordered_json clones_json(const ClonesResult& c) {
+  return {{"clones", c.clones},
+          {"single_restore_ms", c.single_restore_ms.median()},
+          {"concurrent_restore_ms",
+           {{"p50", c.concurrent_restore_ms.median()}, {"p99", c.concurrent_restore_ms.percentile(99)}}},
+          {"single_pss_mib", c.single.pss_mib},
+          {"concurrent_pss_mib", c.concurrent.pss_mib},
+          {"concurrent_private_mib", c.concurrent.private_mib},
+          {"concurrent_rss_mib", c.concurrent.rss_mib},
+          {"p99_over_single_p50", c.concurrent_restore_ms.percentile(99) / c.single_restore_ms.median()},
+          {"pss_over_single", c.concurrent.pss_mib / c.single.pss_mib}};
+}
+
+// Two charts side by side: the four ways to the first response (log scale), and the prefetched
+// restore's critical path stacked phase by phase.
 void draw_plot(const std::string& file, const std::map<std::string, FunctionResult>& results, const fs::path& work) {
-  fs::path data = work / "coldstart.dat", script = work / "coldstart.gp";
+  fs::path data = work / "coldstart.dat", phases = work / "coldstart-phases.dat", script = work / "coldstart.gp";
   {
     std::ofstream d(data);
     d << "function cold restore restore_prefetch warm\n";
     for (const auto& [name, f] : results)
-      d << name << " " << f.cold.median() << " " << f.restore.median() << " " << f.restore_prefetch.median() << " "
-        << f.warm.median() << "\n";
+      d << name << " " << f.cold.median() << " " << f.restore.median() << " " << f.prefetch().restore.median() << " "
+        << f.prefetch().warm.median() << "\n";
+  }
+  std::vector<std::string> order;
+  for (const auto& [name, f] : results)
+    for (const auto& p : f.prefetch().phase_order)
+      if (std::find(order.begin(), order.end(), p) == order.end()) order.push_back(p);
+  {
+    std::ofstream d(phases);
+    d << "function";
+    for (const auto& p : order) d << " " << p;
+    d << "\n";
+    for (const auto& [name, f] : results) {
+      d << name;
+      for (const auto& p : order) d << " " << (f.prefetch().phases.contains(p) ? f.prefetch().phases.at(p).median() : 0);
+      d << "\n";
+    }
   }
   {
     std::ofstream g(script);
-    g << "set terminal pngcairo size 900,540 noenhanced\n"
+    g << "set terminal pngcairo size 1400,560 noenhanced\n"
       << "set output '" << fs::absolute(file).string() << "'\n"
-      << "set title 'thaw: time to the end of the first response (median, log scale)'\n"
+      << "set multiplot layout 1,2\n"
+      << "set title 'time to the end of the first response (median, log scale)'\n"
       << "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
       << "set logscale y\nset ylabel 'ms'\nset key top right\nset grid ytics\n"
       << "plot '" << data.string() << "' using 2:xtic(1) title columnheader, '' using 3 title columnheader, "
-      << "'' using 4 title columnheader, '' using 5 title columnheader\n";
+      << "'' using 4 title columnheader, '' using 5 title columnheader\n"
+      << "unset logscale y\nset title 'restore with prefetch: critical path by phase (median)'\n"
+      << "set style histogram rowstacked\nset boxwidth 0.5\nset key outside right\n"
+      << "plot for [i=2:" << order.size() + 1 << "] '" << phases.string()
+      << "' using i:xtic(1) title columnheader(i)\n"
+      << "unset multiplot\n";
   }
   // Fontconfig wants a writable cache; inside the emulated KVM host the home directory is read-only.
   std::string cmd = "XDG_CACHE_HOME='" + fs::absolute(work).string() + "' gnuplot '" + script.string() + "'";
@@ -247,49 +372,68 @@ void draw_plot(const std::string& file, const std::map<std::string, FunctionResu
                 work.string());
 }
 
-int run_bench_coldstart(const BenchColdstartOptions& o) {
-  fs::create_directories(o.work);
-  std::map<std::string, FunctionResult> results;
-  results["hello"] = measure_function("hello", o.hello, o.work, o.reps);
-  results["heavy"] = measure_function("heavy", o.heavy, o.work, o.reps);
-
-  std::map<unsigned, Series> by_memory;
+// The sizes take turns, rep by rep, so that drift in the host's speed falls on all alike; twice
+// --reps samples each, since the differences sought are small beside a restore's spread.
+std::map<unsigned, Series> measure_by_memory(const BenchColdstartOptions& o) {
+  std::map<unsigned, fs::path> snapshots;
   for (unsigned mib : o.memory_mib) {
     progress("restore at " + std::to_string(mib) + " MiB: snapshot");
     std::string img = image_with_memory(o.hello, mib, o.work);
     fs::path snap = take_snapshot(img, fs::path(o.work) / ("snapshot-hello-" + std::to_string(mib) + "mib"));
-    {
-      auto s = engine::Sandbox::restore(snap, quiet_options());  // records the working set
-      invoke_ok(*s);
-    }
-    for (unsigned i = 0; i < o.reps; ++i) {
-      progress("restore at " + std::to_string(mib) + " MiB " + std::to_string(i + 1) + "/" + std::to_string(o.reps));
+    auto s = engine::Sandbox::restore(snap, quiet_options());  // records the working set
+    invoke_ok(*s);
+    snapshots[mib] = snap;
+  }
+  std::map<unsigned, Series> by_memory;
+  for (unsigned i = 0; i < 2 * o.reps; ++i) {
+    progress("restore by memory size " + std::to_string(i + 1) + "/" + std::to_string(2 * o.reps));
+    for (const auto& [mib, snap] : snapshots) {
       auto t0 = Clock::now();
       auto s = engine::Sandbox::restore(snap, quiet_options());
       by_memory[mib].v.push_back(ms_since(t0));
     }
   }
+  return by_memory;
+}
 
-  if (o.json) {
-    ordered_json j;
-    for (const auto& [name, f] : results) j[name] = function_json(f);
-    ordered_json mem = ordered_json::object();
-    for (const auto& [mib, s] : by_memory) mem[std::to_string(mib)] = s.median();
-    j["restore_by_memory_ms"] = mem;
-    const auto& heavy = results["heavy"];
-    j["ratios"] = {{"heavy_cold_over_restore_prefetch", heavy.cold.median() / heavy.restore_prefetch.median()},
-                   {"hello_cold_over_restore_prefetch",
-                    results["hello"].cold.median() / results["hello"].restore_prefetch.median()},
-                   {"heavy_first_invoke_over_warm_duration",
-                    heavy.first_invoke_duration.median() / heavy.warm_duration.median()}};
-    if (by_memory.size() > 1)
-      j["ratios"]["restore_largest_over_smallest_memory"] =
-          by_memory.rbegin()->second.median() / by_memory.begin()->second.median();
-    j["reps"] = o.reps;
-    std::printf("%s\n", j.dump(2).c_str());
-  } else {
-    print_table(results, by_memory, o.reps);
+void print_json(const std::map<std::string, FunctionResult>& results, const std::map<unsigned, Series>& by_memory,
+                const std::optional<ClonesResult>& clones, unsigned reps) {
+  ordered_json j;
+  for (const auto& [name, f] : results) j[name] = function_json(f);
+  ordered_json mem = ordered_json::object();
+  for (const auto& [mib, s] : by_memory) mem[std::to_string(mib)] = s.median();
+  j["restore_by_memory_ms"] = mem;
+  const auto& heavy = results.at("heavy");
+  const auto& hello = results.at("hello");
+  j["ratios"] = {{"heavy_cold_over_restore_prefetch", heavy.cold.median() / heavy.prefetch().restore.median()},
+                 {"hello_cold_over_restore_prefetch", hello.cold.median() / hello.prefetch().restore.median()},
+                 {"heavy_first_invoke_over_warm_duration", heavy.prefetch().first_over_warm()}};
+  if (by_memory.size() > 1)
+    j["ratios"]["restore_largest_over_smallest_memory"] =
+        by_memory.rbegin()->second.median() / by_memory.begin()->second.median();
+  if (clones) {
+    auto c = clones_json(*clones);
+    j["concurrent_restore_ms"] = c["concurrent_restore_ms"];
+    j["concurrent_pss_mib"] = c["concurrent_pss_mib"];
+    j["concurrent"] = c;
   }
+  j["reps"] = reps;
+  std::printf("%s\n", j.dump(2).c_str());
+}
+
+int run_bench_coldstart(const BenchColdstartOptions& o) {
+  fs::create_directories(o.work);
+  std::map<std::string, FunctionResult> results;
+  results["hello"] = measure_function("hello", o.hello, o.work, o.reps);
+  results["heavy"] = measure_function("heavy", o.heavy, o.work, o.reps);
+  std::optional<ClonesResult> clones;
+  if (o.concurrent > 0) clones = measure_clones((fs::path(o.work) / "snapshot-heavy").string(), o.concurrent, o.reps, quiet_options());
+  auto by_memory = measure_by_memory(o);
+
+  if (o.json)
+    print_json(results, by_memory, clones, o.reps);
+  else
+    print_table(results, by_memory, clones, o.reps);
   if (!o.plot.empty()) {
     draw_plot(o.plot, results, o.work);
     std::fprintf(stderr, "bench coldstart: chart written to %s\n", o.plot.c_str());
@@ -316,6 +460,11 @@ Command add_bench_coldstart_command(CLI::App& app) {
       ->capture_default_str()
       ->delimiter(',');
   sub->add_option("--reps", o->reps, "repetitions of each measurement")->capture_default_str()->check(CLI::Range(1, 100));
+  sub->add_option("--concurrent", o->concurrent,
+                  "also restore the heavy snapshot N times at once, each clone in its own VMM process "
+                  "(restore p50/p99 and their PSS; 0: skip)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->add_option("--plot", o->plot, "also draw a chart to this PNG file (needs gnuplot)");
   // Images are built before the command moves into the emulated KVM host, where reading the

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "cli/commands.h"
 #include "cli/global_options.h"
+#include "engine/restore_phases.h"
 #include "engine/sandbox.h"
 #include "thaw/engine.h"
 
@@ -58,7 +59,9 @@ int run_engine_invoke(const InvokeArgs& a) {
   for (unsigned i = 0; i < a.count; ++i) {
     auto r = engine.invoke({.function = a.target, .payload = payload});
     if (a.json) {
-      std::cout << nlohmann::json{{"StatusCode", 200},
+      nlohmann::ordered_json phases = nlohmann::ordered_json::object();
+      for (const auto& p : r.report.restore_phases) phases[p.name] = p.ms;
+      std::cout << nlohmann::ordered_json{{"StatusCode", 200},
                                   {"ExecutedVersion", r.executed_version},
                                   {"RequestId", r.request_id},
                                   {"FunctionError", r.function_error},
@@ -68,7 +71,8 @@ int run_engine_invoke(const InvokeArgs& a) {
                                                                                      : "warm"},
                                   {"DurationMs", r.report.duration_ms},
                                   {"InitDurationMs", r.report.init_duration_ms},
-                                  {"RestoreDurationMs", r.report.restore_duration_ms}}
+                                  {"RestoreDurationMs", r.report.restore_duration_ms},
+                                  {"RestorePhasesMs", phases}}
                        .dump()
                 << std::endl;
     } else {
@@ -117,6 +121,7 @@ int run_invoke(const InvokeArgs& a) {
     std::cout << r.body << std::endl;
     if (i == 0) spdlog::info("first response {:.1f} ms after the {} began", ms(std::chrono::steady_clock::now() - t0),
                              restore ? "restore" : "cold start");
+    if (i == 0 && restore) spdlog::debug("restore to the first response: {}", engine::format_phases(r.report.start.phases));
     else spdlog::info("invocation {}: {:.1f} ms", i + 1, ms(std::chrono::steady_clock::now() - t1));
     if (r.status != engine::InvokeResult::Status::kSuccess) {
       std::fprintf(stderr, "thaw: the invocation failed: %s\n", r.error_type.c_str());

@@ -7,6 +7,7 @@
 #include "engine/alias_router.h"
 #include "engine/engine_impl.h"
 #include "engine/function_logs.h"
+#include "engine/restore_phases.h"
 #include "engine/sandbox_internal.h"
 #include "restore-hooks/host_hooks.h"
 
@@ -51,6 +52,7 @@ InvokeReport report_of(const engine::InvocationReport& r) {
       out.start = StartKind::kRestored;
       out.restore_duration_ms = r.start.restore_ms;
       out.billed_restore_duration_ms = engine::billed_ms(r.start.billed_restore_ms);
+      out.restore_phases = r.start.phases;
       break;
   }
   return out;
@@ -278,6 +280,9 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   r.executed_version = v.version;
   r.request_id = id;
   r.report = report_of(out.report);
+  if (r.report.start == StartKind::kRestored)
+    spdlog::debug("restore of {}:{} to its first response: {}", ref.name, v.version,
+                  engine::format_phases(r.report.restore_phases));
   r.log_lines = leased->log->end_invocation();
   impl_->metrics.invoked(ref.name, r);
   bool keep;

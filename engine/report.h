@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "thaw/invoke.h"
 
 namespace thaw::engine {
 
@@ -14,6 +17,8 @@ struct StartInfo {
   double init_ms = 0;             // kCold: Init Duration
   double restore_ms = 0;          // kRestored: Restore Duration (whole restore, VMM + hooks)
   double billed_restore_ms = 0;   // kRestored: the runtime's after-restore hooks only
+  // kRestored: the critical path up to the first response (names: thaw::InvokeReport).
+  std::vector<RestorePhase> phases;
 };
 
 struct InvocationReport {

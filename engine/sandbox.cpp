@@ -178,6 +178,7 @@ std::optional<channel::GuestMessage> Sandbox::wait_message(Clock::time_point dea
 }
 
 InvokeResult Sandbox::invoke(const InvokeRequest& request) {
+  const auto entered = Clock::now();
   InvokeResult r;
   r.report.request_id = request.request_id.empty() ? hooks::new_uuid_v4() : request.request_id;
   r.report.memory_size_mb = image_.function.memory_mb;
@@ -244,6 +245,10 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     }
   } else {
     take_answer(*m, r);
+  }
+  if (r.report.start.kind == StartInfo::Kind::kRestored) {
+    r.report.start.phases = restore_phases_;
+    r.report.start.phases.push_back({"first_response", ms_since(entered)});
   }
   if (options_.log) {
     options_.log(end_line(id));

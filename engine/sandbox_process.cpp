@@ -79,6 +79,7 @@ void SandboxProcess::spawn(VmmLaunch launch) {
   std::string exe = launch.executable;
   const char* argv[] = {exe.c_str(), "--log-level", level.c_str(), nullptr};
   pid_t parent = ::getpid();
+  spawned_at_ = std::chrono::steady_clock::now();
   int socket_fd = theirs.get();
   pid_t pid = fork_on_spawner_thread([&] {
     // Only async-signal-safe calls until exec: this process has the engine's threads' memory.
@@ -177,6 +178,14 @@ std::optional<channel::Message> SandboxProcess::call(const channel::Message& req
 void SandboxProcess::start(channel::Message request, milliseconds deadline) {
   auto m = call(request, deadline + kGrace);
   if (m && vp::op_of(*m) == vp::Op::kStarted) {
+    std::chrono::steady_clock::time_point received;
+    try {
+      received = vp::started_received_at(*m);
+    } catch (const channel::ProtocolError& e) {
+      kill_process();
+      throw SandboxError("Sandbox.Error", "the sandbox's VMM process broke its protocol: " + std::string(e.what()));
+    }
+    vmm_process_ms_ = std::max(0.0, std::chrono::duration<double, std::milli>(received - spawned_at_).count());
     std::lock_guard lock(mu_);
     alive_ = true;
     return;
@@ -198,6 +207,8 @@ InvokeResult SandboxProcess::invoke(const InvokeRequest& request, milliseconds t
   if (m && vp::op_of(*m) == vp::Op::kInvokeResult) {
     try {
       auto r = vp::decode_result(m->meta, std::move(m->data));
+      auto& phases = r.report.start.phases;
+      if (r.report.start.kind == StartInfo::Kind::kRestored) phases.insert(phases.begin(), {"vmm_process", vmm_process_ms_});
       if (r.status != InvokeResult::Status::kSuccess && r.status != InvokeResult::Status::kFunctionError) {
         std::lock_guard lock(mu_);
         alive_ = false;  // the sandbox inside discarded itself

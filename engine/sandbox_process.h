@@ -78,6 +78,9 @@ class SandboxProcess {
   std::unique_ptr<net::SandboxNetwork> network_;  // likewise
   SandboxOptions options_;
   pid_t pid_ = -1;
+  // From the spawn to the process's first request read: a restore's vmm_process phase.
+  std::chrono::steady_clock::time_point spawned_at_;
+  double vmm_process_ms_ = 0;
   UniqueFd pidfd_;
   UniqueFd control_;
   std::thread reader_;

@@ -91,6 +91,7 @@ SnapshotInfo Sandbox::checkpoint(const std::string& snapshot_dir, const std::str
 }
 
 std::unique_ptr<Sandbox> Sandbox::restore(const std::string& snapshot_dir, SandboxOptions options) {
+  PhaseClock phases;
   auto pages = snapshot::PageStoreReader::open(snapshot_dir);
   const auto& meta = pages->manifest().metadata;
   if (str(meta, "kind") != kSnapshotKind)
@@ -100,26 +101,27 @@ std::unique_ptr<Sandbox> Sandbox::restore(const std::string& snapshot_dir, Sandb
   s->snapshot_dir_ = snapshot_dir;
   s->pages_ = std::move(pages);
   s->init_ms_ = meta.value("init_ms", 0.0);
-  s->resume_from(snapshot_dir);
+  s->resume_from(snapshot_dir, phases);
   return s;
 }
 
-void Sandbox::resume_from(const std::string& snapshot_dir) {
-  auto t0 = Clock::now();
+void Sandbox::resume_from(const std::string& snapshot_dir, PhaseClock& phases) {
+  const auto t0 = phases.last_mark();
   vmm::MachineState state = vmm::decode_machine_state(snapshot::read_state_blob(snapshot_dir, kMachineBlob));
   // The device thread would take a bad ring page as a fatal signal: check those few chunks now.
   for (uint64_t chunk : ring_chunks(state, *pages_)) {
     std::vector<std::byte> scratch(pages_->chunk_bytes(chunk));
     pages_->read_chunk(chunk, scratch);
   }
-
   std::optional<std::vector<uint64_t>> working_set;
   if (options_.prefetch) working_set = snapshot::load_working_set(snapshot_dir);
+  recording_working_set_ = options_.record_working_set && !snapshot::load_working_set(snapshot_dir);
+  phases.mark("snapshot_open");
+
   memory_.emplace(memory::GuestMemory::create(state.mem_bytes));
   std::vector<memory::RegionBinding> bindings;
   for (const auto& r : pages_->regions()) bindings.push_back({r.guest_addr, r.first_page, r.page_count});
   memory::LazyLoaderOptions lo;
-  recording_working_set_ = options_.record_working_set && !snapshot::load_working_set(snapshot_dir);
   lo.record_working_set = recording_working_set_;
   lo.failed_pages = memory::LazyLoaderOptions::FailedPages::kZeroFill;
   lo.on_failure = [this](const memory::LoadFailure& f) {
@@ -131,14 +133,21 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
   };
   loader_ = std::make_unique<memory::LazyLoader>(*memory_, *pages_, bindings, std::move(lo));
   if (working_set && !working_set->empty()) loader_->start_prefetch(*working_set, options_.background_load);
+  phases.mark("memory_map");
 
   vmm::VmConfig vc;
   vc.console = console_sink();
   if (options_.network) vc.net = detail::guest_nic(*options_.network);
   auto vm = std::make_unique<vmm::Vm>(std::move(vc), *memory_, state);
+  phases.mark("vm_create", vm->machine_created_at());
+  phases.mark("state_restore");
   {
     std::lock_guard lock(mu_);
     vm_ = std::move(vm);
+  }
+  if (options_.working_set_before_resume && working_set && !working_set->empty()) {
+    loader_->wait_prefetch_working_set();
+    phases.mark("working_set");
   }
   vm_->channel().set_receiver([this](std::span<const uint8_t> b) { on_channel_bytes(b); });
   // The new generation id and its interrupt go in before the vCPUs run: the guest kernel's
@@ -152,6 +161,7 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
   }
   vm_->start();
   alive_ = true;
+  phases.mark("resume");
 
   send(channel::AfterRestore{
       .wall_clock_ns = ctx.wall_clock_ns,
@@ -161,30 +171,17 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
       .entropy = std::string(reinterpret_cast<const char*>(ctx.entropy.data()), ctx.entropy.size())});
   auto m = wait_message(t0 + options_.restore_budget);
   auto* done = m ? std::get_if<channel::RestoreDone>(&*m) : nullptr;
-  if (!done) {
-    std::string type = "Runtime.AfterRestoreError", why, body;
-    if (auto* e = m ? std::get_if<channel::RestoreError>(&*m) : nullptr) {
-      if (!e->error_type.empty()) type = e->error_type;
-      why = "the runtime's after-restore hooks failed";
-      body = e->body;
-    } else if (m) {
-      type = "Sandbox.Error";
-      why = "unexpected " + std::string(channel::name_of(*m)) + " message during restore";
-    } else if (channel_error_) {
-      type = "Sandbox.Error";
-      why = *channel_error_;
-    } else if (vm_->exited()) {
-      type = "Sandbox.Error";
-      why = "the restored microVM ended during restore";
-    } else {
-      type = "Sandbox.Timedout";
-      why = "restore and after-restore hooks did not finish within " +
-            std::to_string(options_.restore_budget.count()) + " ms";
-    }
-    discard(why);
-    throw SandboxError(type, why, body);
-  }
-  restore_ms_ = ms_since(t0);
+  if (!done) fail_restore(m);
+  auto hooks_end = Clock::now();
+  restore_ms_ = std::chrono::duration<double, std::milli>(hooks_end - t0).count();
+  // From AfterRestore to RestoreDone: the agent's own hooks, then the runtime's (timed by the
+  // guest; its clock runs at the host's rate).
+  double both = std::chrono::duration<double, std::milli>(hooks_end - phases.last_mark()).count();
+  double runtime = std::clamp(done->hooks_ms, 0.0, both);
+  phases.add("agent_hooks", both - runtime);
+  phases.add("runtime_hooks", runtime);
+  phases.restart_at(hooks_end);
+  restore_phases_ = phases.take();
   freeze();  // frozen until its first invocation
   restore_hooks_ms_ = done->hooks_ms;
   kernel_random_ = done->kernel_random;
@@ -195,10 +192,34 @@ void Sandbox::resume_from(const std::string& snapshot_dir) {
     spdlog::warn("restore of {}: the guest kernel did not report a reseed on the VM Generation ID change (its "
                  "vmgenid driver is missing?); only the host's entropy tells this clone apart",
                  snapshot_dir);
-  spdlog::debug("restored {} in {:.1f} ms (hooks {:.1f} ms; guest: checkpoint at {:.0f} ms of uptime, probe {:.0f} ms "
-                "later, VMGenID reseed {})",
-                snapshot_dir, restore_ms_, restore_hooks_ms_, checkpoint_uptime_ms_, guest_ms_checkpoint_to_probe(),
-                kernel_reseeded_by_vmgenid_ ? "seen" : "not seen");
+  spdlog::debug("restored {} in {:.1f} ms: {} (guest: checkpoint at {:.0f} ms of uptime, probe {:.0f} ms later, "
+                "VMGenID reseed {})",
+                snapshot_dir, restore_ms_, format_phases(restore_phases_), checkpoint_uptime_ms_,
+                guest_ms_checkpoint_to_probe(), kernel_reseeded_by_vmgenid_ ? "seen" : "not seen");
+}
+
+void Sandbox::fail_restore(const std::optional<channel::GuestMessage>& m) {
+  std::string type = "Runtime.AfterRestoreError", why, body;
+  if (auto* e = m ? std::get_if<channel::RestoreError>(&*m) : nullptr) {
+    if (!e->error_type.empty()) type = e->error_type;
+    why = "the runtime's after-restore hooks failed";
+    body = e->body;
+  } else if (m) {
+    type = "Sandbox.Error";
+    why = "unexpected " + std::string(channel::name_of(*m)) + " message during restore";
+  } else if (channel_error_) {
+    type = "Sandbox.Error";
+    why = *channel_error_;
+  } else if (vm_->exited()) {
+    type = "Sandbox.Error";
+    why = "the restored microVM ended during restore";
+  } else {
+    type = "Sandbox.Timedout";
+    why = "restore and after-restore hooks did not finish within " + std::to_string(options_.restore_budget.count()) +
+          " ms";
+  }
+  discard(why);
+  throw SandboxError(type, why, body);
 }
 
 void Sandbox::finish_first_invocation() {

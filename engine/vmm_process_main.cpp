@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -53,15 +54,16 @@ class VmmProcess {
  public:
   // Handles one request; false once the process should end.
   bool handle(const channel::Message& m) {
+    const int64_t received_ns = std::chrono::steady_clock::now().time_since_epoch().count();
     try {
       switch (vp::op_of(m)) {
         case vp::Op::kColdStart:
           sandbox_ = Sandbox::cold_start(m.meta.at("image_dir").get<std::string>(), options(m.meta.at("options")));
-          link_.send(vp::message(vp::Op::kStarted));
+          link_.send(vp::message(vp::Op::kStarted, {{"received_ns", received_ns}}));
           return true;
         case vp::Op::kRestore:
           sandbox_ = Sandbox::restore(m.meta.at("snapshot_dir").get<std::string>(), options(m.meta.at("options")));
-          link_.send(vp::message(vp::Op::kStarted));
+          link_.send(vp::message(vp::Op::kStarted, {{"received_ns", received_ns}}));
           return true;
         case vp::Op::kInvoke: {
           auto r = started().invoke(vp::decode_request(m.meta, m.data));

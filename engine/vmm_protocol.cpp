@@ -21,6 +21,26 @@ using ms = std::chrono::milliseconds;
 
 }  // namespace
 
+std::chrono::steady_clock::time_point started_received_at(const channel::Message& started) {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(need<int64_t>(started.meta, "received_ns")));
+}
+
+json encode_phases(std::span<const RestorePhase> phases) {
+  json a = json::array();
+  for (const auto& p : phases) a.push_back({{"name", p.name}, {"ms", p.ms}});
+  return a;
+}
+
+std::vector<RestorePhase> decode_phases(const json& j) {
+  if (!j.is_array()) throw channel::ProtocolError("vmm protocol: field 'phases' is not an array");
+  std::vector<RestorePhase> phases;
+  for (const auto& p : j) {
+    if (!p.is_object()) throw channel::ProtocolError("vmm protocol: a phase is not an object");
+    phases.push_back({need<std::string>(p, "name"), need<double>(p, "ms")});
+  }
+  return phases;
+}
+
 channel::Message message(Op op, json meta, std::string data) {
   channel::Message m;
   m.type = static_cast<channel::MessageType>(op);
@@ -41,6 +61,7 @@ json encode_options(const SandboxOptions& o) {
           {"prefetch", o.prefetch},
           {"record_working_set", o.record_working_set},
           {"background_load", o.background_load},
+          {"working_set_before_resume", o.working_set_before_resume},
           {"skip_entropy", o.hooks.skip_entropy},
           {"skip_vm_generation_id", o.hooks.skip_vm_generation_id},
           {"hooks_function_version", o.hooks.function_version},
@@ -64,6 +85,7 @@ SandboxOptions decode_options(const json& j) {
   o.prefetch = need<bool>(j, "prefetch");
   o.record_working_set = need<bool>(j, "record_working_set");
   o.background_load = need<bool>(j, "background_load");
+  o.working_set_before_resume = need<bool>(j, "working_set_before_resume");
   o.hooks.skip_entropy = need<bool>(j, "skip_entropy");
   o.hooks.skip_vm_generation_id = need<bool>(j, "skip_vm_generation_id");
   o.hooks.function_version = need<std::string>(j, "hooks_function_version");
@@ -102,7 +124,8 @@ json encode_result(const InvokeResult& r) {
             {"start", int(p.start.kind)},
             {"init_ms", p.start.init_ms},
             {"restore_ms", p.start.restore_ms},
-            {"billed_restore_ms", p.start.billed_restore_ms}};
+            {"billed_restore_ms", p.start.billed_restore_ms},
+            {"phases", encode_phases(p.start.phases)}};
   if (p.status) j["report_status"] = *p.status;
   return j;
 }
@@ -127,6 +150,7 @@ InvokeResult decode_result(const json& j, std::string body) {
   p.start.init_ms = need<double>(j, "init_ms");
   p.start.restore_ms = need<double>(j, "restore_ms");
   p.start.billed_restore_ms = need<double>(j, "billed_restore_ms");
+  p.start.phases = decode_phases(need<json>(j, "phases"));
   if (j.contains("report_status")) p.status = need<std::string>(j, "report_status");
   return r;
 }

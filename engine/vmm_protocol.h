@@ -5,8 +5,11 @@
 // engine sends one request at a time and waits for its result; the VMM process sends log and
 // console lines as they come. Every field a message needs is checked when it is decoded: a
 // missing one is a ProtocolError, never a default.
+#include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +26,8 @@ enum class Op : uint16_t {
   kCheckpoint = 104,  // meta: snapshot_dir, image_dir, chunk_store
   kShutdown = 105,    // SHUTDOWN, then the process exits
   // VMM process -> engine
-  kStarted = 110,     // the sandbox is up (cold start or restore done)
+  kStarted = 110,     // the sandbox is up (cold start or restore done); meta: received_ns (when the
+                      // request arrived, CLOCK_MONOTONIC)
   kInvokeResult = 111,  // meta: result (without body); data: body
   kCheckpointDone = 112,  // meta: info
   kFailed = 113,      // meta: error_type, message, kind ("sandbox" | "error"); data: the runtime's body
@@ -53,6 +57,11 @@ nlohmann::json encode_request(const InvokeRequest& r);  // without the payload (
 InvokeRequest decode_request(const nlohmann::json& j, std::string payload);
 nlohmann::json encode_result(const InvokeResult& r);  // without the body (it is the data)
 InvokeResult decode_result(const nlohmann::json& j, std::string body);
+// kStarted's received_ns. Throws channel::ProtocolError when it is missing.
+std::chrono::steady_clock::time_point started_received_at(const channel::Message& started);
+// A restore's phases (thaw::InvokeReport::restore_phases) as [{"name": ..., "ms": ...}, ...].
+nlohmann::json encode_phases(std::span<const RestorePhase> phases);
+std::vector<RestorePhase> decode_phases(const nlohmann::json& j);
 nlohmann::json encode_snapshot_info(const SnapshotInfo& i);
 SnapshotInfo decode_snapshot_info(const nlohmann::json& j);
 

@@ -47,7 +47,8 @@ struct Counters {
   std::atomic<uint64_t> faults{0}, faults_left_to_prefetch{0}, chunks_on_demand{0}, zero_chunks_on_demand{0},
       chunks_prefetched{0}, chunks_background{0}, bytes_read{0}, bytes_installed{0}, zero_bytes_installed{0},
       pages_removed{0}, failed_chunks{0}, failed_pages{0}, retries{0};
-  std::atomic<int64_t> first_fault_ns{0}, prefetch_ns{0};
+  std::atomic<int64_t> first_fault_ns{0}, prefetch_ns{0}, prefetch_read_ns{0}, prefetch_decode_ns{0},
+      prefetch_install_ns{0};
   std::atomic<bool> prefetch_done{false};
 };
 
@@ -99,6 +100,9 @@ struct LazyLoader::Impl {
   uint64_t load_batch(std::span<const uint64_t> chunks, PrefetchWorker& w, bool* failed);
   uint64_t load_chunks(std::span<const uint64_t> chunks, PrefetchWorker& w, bool* failed);
   void prefetch_main();
+  // Counts a prefetch thread through the working set (`worker_ok`: it got to the end of it); the
+  // last one records the prefetch's end and sets working_set_in.
+  void through_working_set(bool worker_ok);
 
   void record(uint64_t chunk);
   const Segment* segment_of_page(uint64_t page) const;
@@ -141,6 +145,7 @@ struct LazyLoader::Impl {
   std::atomic<size_t> ws_cursor{0};
   std::atomic<uint64_t> bg_cursor{0};
   std::atomic<size_t> workers_done{0};
+  std::atomic<bool> working_set_in{false};  // every prefetch thread is through the working set
   size_t worker_count = 0;  // set before any prefetch thread starts
 };
 
@@ -590,7 +595,10 @@ uint64_t LazyLoader::Impl::load_batch(std::span<const uint64_t> chunks, Prefetch
       w.stored[i].resize(slots[i].extent->length);
       w.ring.queue(slots[i].extent->fd, slots[i].extent->offset, w.stored[i], i);
     }
+  auto t_read = Clock::now();
   w.ring.drain([&](uint64_t tag, int res) { slots[tag].result = res; });
+  auto t_decode = Clock::now();
+  counters.prefetch_read_ns += (t_decode - t_read).count();
 
   for (size_t i = 0; i < slots.size(); ++i) {
     PrefetchSlot& s = slots[i];
@@ -608,6 +616,8 @@ uint64_t LazyLoader::Impl::load_batch(std::span<const uint64_t> chunks, Prefetch
     }
   }
 
+  auto t_install = Clock::now();
+  counters.prefetch_decode_ns += (t_install - t_decode).count();
   uint64_t loaded = 0;
   std::vector<std::pair<std::byte*, std::byte*>> wake_ranges(segments.size(), {nullptr, nullptr});  // [lo, hi)
   for (size_t i = 0; i < slots.size();) {
@@ -641,6 +651,7 @@ uint64_t LazyLoader::Impl::load_batch(std::span<const uint64_t> chunks, Prefetch
   // between, which then simply fault again.
   for (auto& range : wake_ranges)
     if (range.first) uffd.wake(range.first, static_cast<size_t>(range.second - range.first));
+  counters.prefetch_install_ns += (Clock::now() - t_install).count();
   return loaded;
 }
 
@@ -663,14 +674,7 @@ void LazyLoader::Impl::prefetch_main() {
                       w, nullptr);
     counters.chunks_prefetched += n;
     counted = true;
-    if (workers_done.fetch_add(1) + 1 == worker_count) {
-      counters.prefetch_ns = since_start();
-      counters.prefetch_done = true;
-      if (!prefetch_list.empty())
-        spdlog::info("prefetch: {} of {} working-set chunks installed in {:.2f} ms", counters.chunks_prefetched.load(),
-                     prefetch_list.size(), counters.prefetch_ns / 1e6);
-    }
-    workers_done.notify_all();
+    through_working_set(true);
     if (!background || stopping) return;
     // The background pass starts once every worker is through the working set: a worker that
     // found the list taken would otherwise claim working-set chunks another had not claimed yet,
@@ -692,11 +696,23 @@ void LazyLoader::Impl::prefetch_main() {
                    counters.chunks_background.load());
   } catch (const std::exception& e) {
     spdlog::error("prefetch stopped: {}", e.what());
-    if (!counted) {
-      workers_done.fetch_add(1);
-      workers_done.notify_all();
-    }
+    if (!counted) through_working_set(false);
   }
+}
+
+void LazyLoader::Impl::through_working_set(bool worker_ok) {
+  if (workers_done.fetch_add(1) + 1 == worker_count) {
+    if (worker_ok) {
+      counters.prefetch_ns = since_start();
+      counters.prefetch_done = true;
+      if (!prefetch_list.empty())
+        spdlog::info("prefetch: {} of {} working-set chunks installed in {:.2f} ms", counters.chunks_prefetched.load(),
+                     prefetch_list.size(), counters.prefetch_ns / 1e6);
+    }
+    working_set_in = true;
+    working_set_in.notify_all();
+  }
+  workers_done.notify_all();
 }
 
 // ---- public -------------------------------------------------------------------------------
@@ -730,6 +746,12 @@ void LazyLoader::start_prefetch(std::vector<uint64_t> chunks, bool background) {
 void LazyLoader::wait_prefetch() {
   for (auto& t : impl_->prefetch_threads)
     if (t.joinable()) t.join();
+}
+
+void LazyLoader::wait_prefetch_working_set() {
+  Impl& im = *impl_;
+  if (!im.prefetch_started) return;
+  im.working_set_in.wait(false);
 }
 
 void LazyLoader::load_all() {
@@ -788,6 +810,9 @@ RestoreStats LazyLoader::stats() const {
   s.first_fault_latency = std::chrono::nanoseconds(c.first_fault_ns.load());
   s.prefetch_time = std::chrono::nanoseconds(c.prefetch_ns.load());
   s.prefetch_done = c.prefetch_done;
+  s.prefetch_read_time = std::chrono::nanoseconds(c.prefetch_read_ns.load());
+  s.prefetch_decode_time = std::chrono::nanoseconds(c.prefetch_decode_ns.load());
+  s.prefetch_install_time = std::chrono::nanoseconds(c.prefetch_install_ns.load());
   return s;
 }
 

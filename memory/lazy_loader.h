@@ -85,8 +85,12 @@ class LazyLoader {
   // Starts the prefetch thread on `chunks` (in order), then, if `background`, on every chunk
   // not loaded yet at low CPU priority. Once per loader; throws thaw::Error on a bad chunk id.
   void start_prefetch(std::vector<uint64_t> chunks, bool background = false);
-  // Waits until the prefetch thread has finished (no-op if none was started).
+  // Waits until the prefetch threads have finished, background pass included (no-op if none
+  // was started).
   void wait_prefetch();
+  // Waits until the working set given to start_prefetch is installed (the background pass may
+  // still run). No-op if no prefetch was started.
+  void wait_prefetch_working_set();
   // Installs every page still missing and returns once all are in: the memory no longer
   // depends on the source. Throws PageSourceError if a chunk cannot be loaded.
   void load_all();

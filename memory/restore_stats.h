@@ -23,6 +23,9 @@ struct RestoreStats {
   uint64_t retries = 0;                // installs that met EAGAIN and were retried
   std::chrono::nanoseconds first_fault_latency{0};  // first fault: message read until woken
   std::chrono::nanoseconds prefetch_time{0};  // loader start until the working set was installed
+  // Where the prefetch threads spent their time (summed over threads, working set and
+  // background pass): waiting for reads, decoding, installing (UFFDIO_COPY / ZEROPAGE, wakes).
+  std::chrono::nanoseconds prefetch_read_time{0}, prefetch_decode_time{0}, prefetch_install_time{0};
   bool prefetch_done = false;
 };
 

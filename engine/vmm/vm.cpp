@@ -117,6 +117,7 @@ Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& s
   config_.mem_mib = state.mem_bytes >> 20;
 
   create_machine();
+  machine_created_at_ = std::chrono::steady_clock::now();
   for (const auto& v : state.vcpus) check_cpu_compatible(v.cpuid, kvm_.supported_cpuid());
 
   // vCPUs in index order (the boot vCPU first), each in KVM's dependency order.

@@ -80,6 +80,9 @@ class Vm {
   // KVM refuses part of the state.
   Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state);
   ~Vm();
+  // The restoring constructor's split: when the bare machine (VM, irqchip, PIT, memory slots,
+  // devices) was up, before the saved state went in. Epoch for a booted VM.
+  std::chrono::steady_clock::time_point machine_created_at() const { return machine_created_at_; }
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
 
@@ -121,6 +124,7 @@ class Vm {
   unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
 
  private:
+  std::chrono::steady_clock::time_point machine_created_at_{};
   void create_machine();
   void restore_devices(const MachineState& state);
   void vcpu_loop(Vcpu& vcpu);

@@ -17,6 +17,12 @@ struct InvokeRequest {
 
 enum class StartKind { kWarm, kCold, kRestored };
 
+// One phase of a restore's critical path (see InvokeReport::restore_phases).
+struct RestorePhase {
+  std::string name{};
+  double ms = 0;
+};
+
 // The figures of the invocation's REPORT line.
 struct InvokeReport {
   double duration_ms = 0;
@@ -27,6 +33,14 @@ struct InvokeReport {
   double init_duration_ms = 0;     // kCold
   double restore_duration_ms = 0;  // kRestored
   uint64_t billed_restore_duration_ms = 0;
+  // kRestored: where the time to the first response went, phase by phase in the order they ran
+  // (wall clock, back to back): vmm_process (spawning the VMM process), snapshot_open (manifest
+  // and machine state read), memory_map (guest memory and its loader), vm_create (KVM VM,
+  // irqchip, memory slots, devices), state_restore (vCPU, VM and device state), working_set
+  // (installing the recorded working set, where that runs before the vCPUs resume), resume,
+  // agent_hooks (the agent's entropy, clock and identity), runtime_hooks (the runtime's
+  // after-restore hooks) and first_response (the first invocation, to its answer).
+  std::vector<RestorePhase> restore_phases{};
 };
 
 struct InvokeResult {

@@ -161,6 +161,19 @@ TEST_F(EngineKvm, PublishTakesTheSnapshotAndTheVersionRestoresAcrossEngineRestar
     EXPECT_EQ(r.report.start, StartKind::kRestored);
     EXPECT_GT(r.report.restore_duration_ms, 0);
     EXPECT_NE(r.log_lines.back().find("Restore Duration: "), std::string::npos) << r.log_lines.back();
+    // The critical path, phase by phase in the order they ran, back to back.
+    std::vector<std::string> names;
+    double sum = 0;
+    for (const auto& p : r.report.restore_phases) {
+      names.push_back(p.name);
+      EXPECT_GE(p.ms, 0) << p.name;
+      sum += p.ms;
+    }
+    std::vector<std::string> path{"vmm_process", "snapshot_open", "memory_map", "vm_create", "state_restore"};
+    if (names.size() > 5 && names[5] == "working_set") path.push_back("working_set");
+    for (const char* n : {"resume", "agent_hooks", "runtime_hooks", "first_response"}) path.push_back(n);
+    EXPECT_EQ(names, path);
+    EXPECT_GE(sum, r.report.restore_duration_ms) << "the phases cover the restore and the first response";
     EXPECT_EQ(r.log_lines.front(), "START RequestId: " + r.request_id + " Version: 1");
     auto body = nlohmann::json::parse(r.payload);
     EXPECT_EQ(body["function_version"], "1");

@@ -247,7 +247,11 @@ TEST_F(LazyLoaderTest, RecordedWorkingSetIsPrefetchedNextTime) {
 
   GuestMemory mem = GuestMemory::create(kGiB);
   LazyLoader loader(mem, source(), bindings());
+  loader.wait_prefetch_working_set();  // no prefetch started: returns at once
   loader.start_prefetch(recorded);
+  loader.wait_prefetch_working_set();
+  EXPECT_TRUE(loader.stats().prefetch_done) << "the working set is in when the wait returns";
+  EXPECT_EQ(loader.stats().chunks_prefetched, expected.size());
   loader.wait_prefetch();
   for (uint64_t c : recorded)
     for (uint64_t p = c * kPagesPerChunk; p < (c + 1) * kPagesPerChunk; ++p) ASSERT_TRUE(touch_ok(mem, p));

@@ -43,12 +43,16 @@ TEST(VmmProtocol, OptionsRequestsResultsAndSnapshotInfoRoundTrip) {
   r.report.duration_ms = 12.5;
   r.report.start.kind = StartInfo::Kind::kRestored;
   r.report.start.restore_ms = 99;
+  r.report.start.phases = {{"vm_create", 1.5}, {"first_response", 7.25}};
   r.report.status = "timeout";
   auto rr = decode_result(encode_result(r), "body");
   EXPECT_EQ(rr.status, InvokeResult::Status::kTimeout);
   EXPECT_EQ(rr.body, "body");
   EXPECT_EQ(rr.report.start.kind, StartInfo::Kind::kRestored);
   EXPECT_DOUBLE_EQ(rr.report.start.restore_ms, 99);
+  ASSERT_EQ(rr.report.start.phases.size(), 2u);
+  EXPECT_EQ(rr.report.start.phases[1].name, "first_response");
+  EXPECT_DOUBLE_EQ(rr.report.start.phases[1].ms, 7.25);
   EXPECT_EQ(rr.report.status, "timeout");
 
   SnapshotInfo info;
@@ -66,6 +70,11 @@ TEST(VmmProtocol, AMissingOrMistypedFieldIsAProtocolError) {
   EXPECT_THROW(decode_result(r, ""), channel::ProtocolError);
   r["status"] = 42;
   EXPECT_THROW(decode_result(r, ""), channel::ProtocolError);
+  r = encode_result(InvokeResult{});
+  r["phases"] = nlohmann::json::array({{{"name", "resume"}}});
+  EXPECT_THROW(decode_result(r, ""), channel::ProtocolError) << "a phase without its ms";
+  EXPECT_THROW(started_received_at(message(Op::kStarted)), channel::ProtocolError);
+  EXPECT_EQ(started_received_at(message(Op::kStarted, {{"received_ns", 5}})).time_since_epoch().count(), 5);
 }
 
 TEST(VmmProtocol, EachDecoderTakesOnlyItsOwnProtocolsFrames) {
