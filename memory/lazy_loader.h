@@ -32,6 +32,11 @@
 // outlive every access to still-missing pages (once it is gone the kernel fills them with
 // zeros). Call load_all() first to detach the memory from the source.
 // Regions backed by hugetlb pages are refused (install granularity would be 2 MiB).
+//
+// Its parts, each with its own contract: page_space_map.h (where each page lives),
+// chunk_claims.h (who installs which chunk), page_installer.h (installing and waking),
+// fault_server.h (the fault thread), prefetcher.h (loading in bulk: the working set, the
+// background pass, load_all).
 #include <cstdint>
 #include <memory>
 #include <span>
