@@ -9,6 +9,8 @@
 #include "base/process_memory.h"
 #include "engine/guest_paths.h"
 #include "engine/sandbox_process.h"
+#include "memory/shared_image.h"
+#include "snapshot/page_store_reader.h"
 
 namespace thaw::cli {
 namespace {
@@ -23,10 +25,10 @@ struct Clone {
 
 // Restores one clone and waits for its first response.
 void restore_clone(Clone& c, const std::string& vmm, const std::string& snapshot_dir,
-                   const engine::SandboxOptions& options) {
+                   const std::shared_ptr<memory::SharedImage>& image, const engine::SandboxOptions& options) {
   try {
     auto t0 = Clock::now();
-    c.process = engine::SandboxProcess::restore({vmm, nullptr, nullptr}, snapshot_dir, options);
+    c.process = engine::SandboxProcess::restore({vmm, nullptr, nullptr, image}, snapshot_dir, options);
     engine::InvokeRequest req;
     req.payload = R"({"bench": "clones"})";
     auto r = c.process->invoke(req, std::chrono::seconds(60));
@@ -50,11 +52,14 @@ CloneMemory memory_of(const std::vector<Clone>& clones) {
 }
 
 std::vector<Clone> restore_at_once(unsigned n, const std::string& vmm, const std::string& snapshot_dir,
+                                   const std::shared_ptr<memory::SharedImage>& image,
                                    const engine::SandboxOptions& options) {
   std::vector<Clone> clones(n);
   std::vector<std::thread> threads;
   for (auto& c : clones)
-    threads.emplace_back([clone = &c, &vmm, &snapshot_dir, &options] { restore_clone(*clone, vmm, snapshot_dir, options); });
+    threads.emplace_back([clone = &c, &vmm, &snapshot_dir, &image, &options] {
+      restore_clone(*clone, vmm, snapshot_dir, image, options);
+    });
   for (auto& t : threads) t.join();
   for (const auto& c : clones)
     if (!c.error.empty()) throw Error("bench coldstart: a concurrent restore of " + snapshot_dir + ": " + c.error);
@@ -63,22 +68,34 @@ std::vector<Clone> restore_at_once(unsigned n, const std::string& vmm, const std
 
 }  // namespace
 
-ClonesResult measure_clones(const std::string& snapshot_dir, unsigned clones, unsigned reps,
+ClonesResult measure_clones(const std::string& snapshot_dir, unsigned clones, unsigned reps, bool shared,
                             const engine::SandboxOptions& options) {
   const std::string vmm = engine::find_vmm_executable("");
+  const char* how = shared ? "sharing one copy" : "each with its own copy";
   ClonesResult r;
   r.clones = clones;
+  r.shared = shared;
+  // A new shared copy per round, so that every round starts from an empty one, as the first
+  // clones of a snapshot on a host do.
+  auto new_image = [&]() -> std::shared_ptr<memory::SharedImage> {
+    if (!shared) return nullptr;
+    auto pages = snapshot::PageStoreReader::open(snapshot_dir);
+    return std::make_shared<memory::SharedImage>(
+        memory::SharedImage::create(pages->page_count(), pages->pages_per_chunk(), "thaw-bench-image"));
+  };
   for (unsigned i = 0; i < reps; ++i) {
-    std::fprintf(stderr, "bench coldstart: a lone clone %u/%u\n", i + 1, reps);
-    auto one = restore_at_once(1, vmm, snapshot_dir, options);
+    std::fprintf(stderr, "bench coldstart: a lone clone (%s) %u/%u\n", how, i + 1, reps);
+    auto one = restore_at_once(1, vmm, snapshot_dir, new_image(), options);
     r.single_restore_ms.v.push_back(one[0].ms);
     r.single = memory_of(one);
   }
   for (unsigned i = 0; i < reps; ++i) {
-    std::fprintf(stderr, "bench coldstart: %u clones at once %u/%u\n", clones, i + 1, reps);
-    auto all = restore_at_once(clones, vmm, snapshot_dir, options);
+    std::fprintf(stderr, "bench coldstart: %u clones at once (%s) %u/%u\n", clones, how, i + 1, reps);
+    auto image = new_image();
+    auto all = restore_at_once(clones, vmm, snapshot_dir, image, options);
     for (const auto& c : all) r.concurrent_restore_ms.v.push_back(c.ms);
     r.concurrent = memory_of(all);
+    if (image) r.image_mib = double(image->filled_bytes()) / (1 << 20);
   }
   return r;
 }

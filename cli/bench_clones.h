@@ -1,8 +1,9 @@
 #pragma once
 // Restores of one snapshot in VMM processes of their own, as the engine runs them: one alone,
-// then N at once. Each is timed from its spawn to the end of its first response; once all have
-// answered, each process's memory is read from /proc (PSS: a page shared by the clones counts
-// once over all of them).
+// then N at once, sharing one decoded copy of the snapshot's memory (memory/shared_image.h) or
+// each decoding its own. Each is timed from its spawn to the end of its first response; once
+// all have answered, each process's memory is read from /proc (PSS: a page shared by the
+// clones counts once over all of them), and the shared copy's own size.
 #include <string>
 
 #include "cli/bench_stats.h"
@@ -16,6 +17,8 @@ struct CloneMemory {
 
 struct ClonesResult {
   unsigned clones = 0;
+  bool shared = false;
+  double image_mib = 0;          // the shared copy's pages, once the last round answered
   Series single_restore_ms;      // one clone alone, one sample per rep
   CloneMemory single;            // the last lone clone
   Series concurrent_restore_ms;  // every clone of every concurrent round
@@ -23,7 +26,7 @@ struct ClonesResult {
 };
 
 // `reps` lone restores, then `reps` rounds of `clones` restores at once.
-ClonesResult measure_clones(const std::string& snapshot_dir, unsigned clones, unsigned reps,
+ClonesResult measure_clones(const std::string& snapshot_dir, unsigned clones, unsigned reps, bool shared,
                             const engine::SandboxOptions& options);
 
 }  // namespace thaw::cli

@@ -31,6 +31,7 @@
 #include "engine/sandbox.h"
 #include "guest/image/function_config.h"
 #include "guest/image/image_builder.h"
+#include "memory/shared_image.h"
 
 namespace thaw::cli {
 namespace {
@@ -271,7 +272,7 @@ void print_phases(const std::string& name, const PrefetchRuns& p) {
 }
 
 void print_table(const std::map<std::string, FunctionResult>& results, const std::map<unsigned, Series>& by_memory,
-                 const std::optional<ClonesResult>& clones, unsigned reps) {
+                 const std::vector<ClonesResult>& clones, unsigned reps) {
   std::printf("thaw bench coldstart: medians of %u runs, ms to the end of the first response (min..max)\n\n", reps);
   std::printf("%-8s %22s %22s %22s %22s %22s\n", "function", "cold", "restore", "prefetch overlapped",
               "prefetch before resume", "warm");
@@ -298,15 +299,16 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
     for (const auto& [mib, s] : by_memory)
       std::printf("  %5u MiB  %8.1f ms  %.2fx of %u MiB\n", mib, s.median(), s.median() / base, by_memory.begin()->first);
   }
-  if (clones) {
-    const auto& c = *clones;
-    std::printf("\nheavy: %u clones restored at once, each in its own VMM process\n", c.clones);
+  for (const auto& c : clones) {
+    std::printf("\nheavy: %u clones restored at once, each in its own VMM process, %s\n", c.clones,
+                c.shared ? "sharing one decoded copy" : "each decoding its own copy");
     std::printf("  restore to first response: alone p50 %.1f ms; together p50 %.1f ms, p99 %.1f ms (p99 / alone p50 "
                 "%.2fx)\n",
                 c.single_restore_ms.median(), c.concurrent_restore_ms.median(), c.concurrent_restore_ms.percentile(99),
                 c.concurrent_restore_ms.percentile(99) / c.single_restore_ms.median());
-    std::printf("  PSS: alone %.1f MiB; together %.1f MiB (%.2fx of one; private %.1f MiB)\n", c.single.pss_mib,
-                c.concurrent.pss_mib, c.concurrent.pss_mib / c.single.pss_mib, c.concurrent.private_mib);
+    std::printf("  PSS: alone %.1f MiB; together %.1f MiB (%.2fx of one; private %.1f MiB); shared copy %.1f MiB\n",
+                c.single.pss_mib, c.concurrent.pss_mib, c.concurrent.pss_mib / c.single.pss_mib,
+                c.concurrent.private_mib, c.image_mib);
   }
 }
 
@@ -320,7 +322,8 @@ ordered_json clones_json(const ClonesResult& c) {
           {"concurrent_private_mib", c.concurrent.private_mib},
           {"concurrent_rss_mib", c.concurrent.rss_mib},
           {"p99_over_single_p50", c.concurrent_restore_ms.percentile(99) / c.single_restore_ms.median()},
-          {"pss_over_single", c.concurrent.pss_mib / c.single.pss_mib}};
+          {"pss_over_single", c.concurrent.pss_mib / c.single.pss_mib},
+          {"shared_copy_mib", c.image_mib}};
 }
 
 // Two charts side by side: the four ways to the first response (log scale), and the prefetched
@@ -397,7 +400,7 @@ std::map<unsigned, Series> measure_by_memory(const BenchColdstartOptions& o) {
 }
 
 void print_json(const std::map<std::string, FunctionResult>& results, const std::map<unsigned, Series>& by_memory,
-                const std::optional<ClonesResult>& clones, unsigned reps) {
+                const std::vector<ClonesResult>& clones, unsigned reps) {
   ordered_json j;
   for (const auto& [name, f] : results) j[name] = function_json(f);
   ordered_json mem = ordered_json::object();
@@ -411,11 +414,13 @@ void print_json(const std::map<std::string, FunctionResult>& results, const std:
   if (by_memory.size() > 1)
     j["ratios"]["restore_largest_over_smallest_memory"] =
         by_memory.rbegin()->second.median() / by_memory.begin()->second.median();
-  if (clones) {
-    auto c = clones_json(*clones);
-    j["concurrent_restore_ms"] = c["concurrent_restore_ms"];
-    j["concurrent_pss_mib"] = c["concurrent_pss_mib"];
-    j["concurrent"] = c;
+  for (const auto& clone_run : clones) {
+    auto c = clones_json(clone_run);
+    if (clone_run.shared) {
+      j["concurrent_restore_ms"] = c["concurrent_restore_ms"];
+      j["concurrent_pss_mib"] = c["concurrent_pss_mib"];
+    }
+    j[clone_run.shared ? "concurrent" : "concurrent_unshared"] = c;
   }
   j["reps"] = reps;
   std::printf("%s\n", j.dump(2).c_str());
@@ -426,8 +431,15 @@ int run_bench_coldstart(const BenchColdstartOptions& o) {
   std::map<std::string, FunctionResult> results;
   results["hello"] = measure_function("hello", o.hello, o.work, o.reps);
   results["heavy"] = measure_function("heavy", o.heavy, o.work, o.reps);
-  std::optional<ClonesResult> clones;
-  if (o.concurrent > 0) clones = measure_clones((fs::path(o.work) / "snapshot-heavy").string(), o.concurrent, o.reps, quiet_options());
+  // The clones the engine makes (sharing, where the kernel allows), then, for comparison, each
+  // with its own copy.
+  std::vector<ClonesResult> clones;
+  std::string heavy_snapshot = (fs::path(o.work) / "snapshot-heavy").string();
+  if (o.concurrent > 0) {
+    if (memory::SharedImage::supported())
+      clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, true, quiet_options()));
+    clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, false, quiet_options()));
+  }
   auto by_memory = measure_by_memory(o);
 
   if (o.json)

@@ -237,6 +237,7 @@ void Engine::Impl::release(const std::vector<VersionRecord>& gone) {
     if (!code_refs.count(v.code_sha256_hex)) code.remove_unless_pinned(v.code_sha256_hex);
     if (!v.image.empty() && !images.count(v.image)) fs::remove_all(builder.image_dir(v.image), ec);
     if (!v.snapshot.empty() && !snapshots.count(v.snapshot)) {
+      shared_images.forget(builder.snapshot_dir(v.snapshot).string());
       fs::remove_all(builder.snapshot_dir(v.snapshot), ec);
       snapshot_gone = true;
     }

@@ -77,6 +77,7 @@ Engine::Impl::Impl(EngineOptions o)
       cpu_scale(cpu_scale_of(options)),
       limits(engine::concurrency_config(options.concurrency)),
       pool(options.idle_timeout),
+      shared_images(options.share_snapshot_memory),
       network_range(engine::net::parse_host_range(options.network.host_range, options.network.link_prefix)),
       data_text(data.string()),
       events(data / "events"),

@@ -28,6 +28,7 @@
 #include "engine/provisioned_configs.h"
 #include "engine/qualifier.h"
 #include "engine/sandbox_pool.h"
+#include "engine/shared_images.h"
 #include "engine/sandbox_process.h"
 #include "engine/vmm_cgroup.h"
 #include "snapshot/store_sharing.h"
@@ -69,6 +70,7 @@ struct Engine::Impl {
   engine::ConcurrencyLimits limits;  // before pool: pooled sandboxes hold memory leases on it
   engine::ProvisionedConfigs provisioned;  // before pool: provisioned sandboxes report to it when gone
   engine::SandboxPool pool;
+  engine::SharedImages shared_images;  // one decoded copy of each snapshot, for all its clones
   // Sandbox networks, made ahead once a function with a network needs one (engine_network.cpp).
   engine::net::HostRange network_range;
   std::mutex networks_mu;

@@ -172,8 +172,10 @@ std::unique_ptr<engine::PooledSandbox> Engine::Impl::start_sandbox(const std::st
   leased->log->begin_invocation(id);
   try {
     if (!v.snapshot.empty()) {
-      leased->sandbox =
-          engine::SandboxProcess::restore(launch(v), builder.snapshot_dir(v.snapshot).string(), std::move(o));
+      auto l = launch(v);
+      std::string dir = builder.snapshot_dir(v.snapshot).string();
+      l.shared_image = shared_images.for_snapshot(dir);
+      leased->sandbox = engine::SandboxProcess::restore(std::move(l), dir, std::move(o));
       ++restored;
     } else {
       leased->sandbox = engine::SandboxProcess::cold_start(launch(v), builder.image_dir(v.image).string(), std::move(o));

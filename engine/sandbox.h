@@ -22,6 +22,7 @@
 #include "memory/guest_memory.h"
 #include "memory/lazy_loader.h"
 #include "memory/restore_stats.h"
+#include "memory/shared_image.h"
 #include "restore-hooks/host_hooks.h"
 #include "channel/messages.h"
 #include "snapshot/page_store_writer.h"
@@ -99,6 +100,10 @@ struct SandboxOptions {
   std::chrono::milliseconds checkpoint_min_uptime{0};
   // A network card; none by default. A snapshot of a sandbox with one restores only with one.
   std::optional<SandboxNic> network;
+  // Restores: the snapshot's one decoded copy, shared with its other clones on this host
+  // (memory/shared_image.h; borrowed descriptors, duplicated by the restore). None: this clone
+  // decodes its own copy of every page it touches.
+  std::optional<memory::SharedImageFds> shared_image;
 };
 
 // What Sandbox::checkpoint wrote.
@@ -208,6 +213,7 @@ class Sandbox {
   // VM (declared after them, so destroyed first) must be gone before the loader goes.
   std::string snapshot_dir_;
   std::unique_ptr<snapshot::PageStoreReader> pages_;
+  std::optional<memory::SharedImage> shared_image_;
   std::optional<memory::GuestMemory> memory_;
   std::unique_ptr<memory::LazyLoader> loader_;
   bool recording_working_set_ = false;

@@ -69,18 +69,25 @@ void SandboxProcess::spawn(VmmLaunch launch) {
     throw Error(network_ ? "a sandbox network was given without SandboxOptions::network"
                          : "SandboxOptions::network was set but the sandbox was given no network");
   if (network_) options_.network->tap_fd = network_->tap_fd();
+  if (launch.shared_image) {
+    shared_image_ = std::move(launch.shared_image);
+    options_.shared_image = shared_image_->fds();
+  }
   int procs = cgroup_ ? cgroup_->procs_fd() : -1;
-  int tap_fd = network_ ? network_->tap_fd() : -1;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "VMM process");
   UniqueFd mine(sv[0]), theirs(sv[1]);
+  // Where each descriptor the VMM process starts with is now (-1: it has none there).
+  const int inherited[] = {theirs.get(), network_ ? network_->tap_fd() : -1,
+                           shared_image_ ? shared_image_->data_fd() : -1, shared_image_ ? shared_image_->index_fd() : -1};
+  static_assert(vp::kTapFd == vp::kSocketFd + 1 && vp::kImageDataFd == vp::kSocketFd + 2 &&
+                vp::kImageIndexFd == vp::kSocketFd + 3);
   std::string level(spdlog::level::to_string_view(spdlog::get_level()).data(),
                     spdlog::level::to_string_view(spdlog::get_level()).size());
   std::string exe = launch.executable;
   const char* argv[] = {exe.c_str(), "--log-level", level.c_str(), nullptr};
   pid_t parent = ::getpid();
   spawned_at_ = std::chrono::steady_clock::now();
-  int socket_fd = theirs.get();
   pid_t pid = fork_on_spawner_thread([&] {
     // Only async-signal-safe calls until exec: this process has the engine's threads' memory.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -90,15 +97,19 @@ void SandboxProcess::spawn(VmmLaunch launch) {
       (void)!::write(2, msg, sizeof msg - 1);
       ::_exit(127);
     }
-    // The socket to fd 3 and the TAP to fd 4 (dup2 clears FD_CLOEXEC on them), by way of fds
-    // above both, so that neither overwrites the other where it already is.
-    int socket_high = ::fcntl(socket_fd, F_DUPFD, 10);
-    int tap_high = tap_fd >= 0 ? ::fcntl(tap_fd, F_DUPFD, 10) : -1;
-    if (socket_high < 0 || (tap_fd >= 0 && tap_high < 0)) ::_exit(127);
-    if (::dup2(socket_high, vp::kSocketFd) < 0) ::_exit(127);
-    if (tap_high >= 0 && ::dup2(tap_high, vp::kTapFd) < 0) ::_exit(127);
-    // Nothing of the engine's but stdio, the socket and the TAP.
-    ::close_range(tap_high >= 0 ? vp::kTapFd + 1 : vp::kSocketFd + 1, ~0U, 0);
+    // Each descriptor to its number from kSocketFd on (dup2 clears FD_CLOEXEC there), by way
+    // of fds above them all, so that none overwrites another where it already is.
+    int high[4];
+    for (int i = 0; i < 4; ++i) {
+      high[i] = inherited[i] >= 0 ? ::fcntl(inherited[i], F_DUPFD, 10) : -1;
+      if (inherited[i] >= 0 && high[i] < 0) ::_exit(127);
+    }
+    for (int i = 0; i < 4; ++i) {
+      if (high[i] >= 0 && ::dup2(high[i], vp::kSocketFd + i) < 0) ::_exit(127);
+      if (high[i] < 0) ::close(vp::kSocketFd + i);
+    }
+    // Nothing of the engine's but stdio and those.
+    ::close_range(vp::kImageIndexFd + 1, ~0U, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
     const char msg[] = "thaw: cannot exec the VMM process\n";
     (void)!::write(2, msg, sizeof msg - 1);

@@ -26,13 +26,15 @@
 namespace thaw::engine {
 
 // How a VMM process is started: its executable, the cgroup it runs in (null: the engine's),
-// and the network its sandbox's card plugs into (null: no card). The sandbox keeps the
-// network until its process is gone; with one, SandboxOptions::network must be set too (its
+// the network its sandbox's card plugs into (null: no card), and for a restore the snapshot's
+// shared image (null: the clone decodes its own pages). The sandbox keeps the network and the
+// image until its process is gone; with a network, SandboxOptions::network must be set too (its
 // rate limit; the TAP is the network's).
 struct VmmLaunch {
   std::string executable;
   std::unique_ptr<SandboxCgroup> cgroup;
   std::unique_ptr<net::SandboxNetwork> network;
+  std::shared_ptr<memory::SharedImage> shared_image;
 };
 
 class SandboxProcess {
@@ -76,6 +78,7 @@ class SandboxProcess {
 
   std::unique_ptr<SandboxCgroup> cgroup_;  // first: removed after the process is reaped
   std::unique_ptr<net::SandboxNetwork> network_;  // likewise
+  std::shared_ptr<memory::SharedImage> shared_image_;
   SandboxOptions options_;
   pid_t pid_ = -1;
   // From the spawn to the process's first request read: a restore's vmm_process phase.

@@ -113,15 +113,20 @@ void Sandbox::resume_from(const std::string& snapshot_dir, PhaseClock& phases) {
     std::vector<std::byte> scratch(pages_->chunk_bytes(chunk));
     pages_->read_chunk(chunk, scratch);
   }
-  std::optional<std::vector<uint64_t>> working_set;
-  if (options_.prefetch) working_set = snapshot::load_working_set(snapshot_dir);
-  recording_working_set_ = options_.record_working_set && !snapshot::load_working_set(snapshot_dir);
+  std::optional<std::vector<uint64_t>> working_set = snapshot::load_working_set(snapshot_dir);
+  recording_working_set_ = options_.record_working_set && !working_set;
+  if (!options_.prefetch) working_set.reset();
   phases.mark("snapshot_open");
 
   memory_.emplace(memory::GuestMemory::create(state.mem_bytes));
   std::vector<memory::RegionBinding> bindings;
   for (const auto& r : pages_->regions()) bindings.push_back({r.guest_addr, r.first_page, r.page_count});
   memory::LazyLoaderOptions lo;
+  if (options_.shared_image) {
+    shared_image_.emplace(
+        memory::SharedImage::attach(*options_.shared_image, pages_->page_count(), pages_->pages_per_chunk()));
+    lo.shared_image = &*shared_image_;
+  }
   lo.record_working_set = recording_working_set_;
   lo.failed_pages = memory::LazyLoaderOptions::FailedPages::kZeroFill;
   lo.on_failure = [this](const memory::LoadFailure& f) {

@@ -47,9 +47,13 @@ inline Op op_of(const channel::Message& m) { return static_cast<Op>(m.type); }
 // its sandbox's network card when it has one.
 inline constexpr int kSocketFd = 3;
 inline constexpr int kTapFd = 4;
+// A restore's shared image (SandboxOptions::shared_image), when it has one.
+inline constexpr int kImageDataFd = 5;
+inline constexpr int kImageIndexFd = 6;
 
 // The options a VMM process needs (its callbacks become kLog / kConsole messages; a network
-// card's TAP is kTapFd there, whatever its fd in the engine).
+// card's TAP is kTapFd there, and a shared image kImageDataFd and kImageIndexFd, whatever their
+// fds in the engine).
 nlohmann::json encode_options(const SandboxOptions& o);
 SandboxOptions decode_options(const nlohmann::json& j);
 

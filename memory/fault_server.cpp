@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "memory/shared_image.h"
 
 namespace thaw::memory {
 
@@ -98,7 +99,6 @@ void FaultServer::handle_faults(const std::vector<uint64_t>& addresses, IoUringR
 }
 
 std::vector<FaultServer::Job> FaultServer::claim_jobs(const std::vector<std::pair<uint64_t, uint64_t>>& by_chunk) {
-  const bool around = core_.options.fault_around;
   std::vector<Job> jobs;
   for (size_t i = 0; i < by_chunk.size();) {
     uint64_t c = by_chunk[i].first;
@@ -123,6 +123,11 @@ std::vector<FaultServer::Job> FaultServer::claim_jobs(const std::vector<std::pai
       core_.counters.faults_left_to_prefetch += pages.size();  // the claimant's wake releases it
       continue;
     }
+    SharedImage* image = core_.installer.image();
+    if (image && image->filled(c)) {  // another clone decoded it: map its pages, read nothing
+      install_and_wake(*claim, PageData::image(), pages, core_.counters.chunks_from_image);
+      continue;
+    }
     std::optional<ChunkExtent> ext;
     try {
       ext = core_.source.chunk_extent(c);
@@ -133,11 +138,7 @@ std::vector<FaultServer::Job> FaultServer::claim_jobs(const std::vector<std::pai
       continue;
     }
     if (!ext) {  // every page zero: nothing to read
-      Installed r = core_.installer.install_range(core_.chunk_first(c), core_.chunk_end(c), nullptr,
-                                                  around ? std::span<const uint64_t>() : pages, false);
-      claim->settle(r == Installed::all && around ? ChunkState::kDone : ChunkState::kIdle);
-      if (!claim->reload()) core_.counters.zero_chunks_on_demand++;
-      core_.installer.wake(*claim);
+      install_and_wake(*claim, PageData::zeros(), pages, core_.counters.zero_chunks_on_demand);
       continue;
     }
     jobs.push_back({std::move(*claim), std::move(pages), *ext, std::vector<std::byte>(ext->length), 0});
@@ -157,6 +158,7 @@ void FaultServer::finish_job(Job& job, std::vector<std::byte>& decoded) {
     decoded.resize(core_.source.chunk_bytes(c));
     try {
       core_.source.decode_chunk(c, job.stored, decoded);
+      if (auto* image = core_.installer.image()) image->fill(c, decoded, core_.source);
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -168,14 +170,21 @@ void FaultServer::finish_job(Job& job, std::vector<std::byte>& decoded) {
     fail_pages(c, job.pages, error);
     return;
   }
+  PageData data = core_.installer.image() ? PageData::image() : PageData::of(decoded.data());
+  install_and_wake(job.claim, data, job.pages, core_.counters.chunks_on_demand);
+}
+
+void FaultServer::install_and_wake(ChunkClaim& claim, PageData data, std::span<const uint64_t> faulting,
+                                   std::atomic<uint64_t>& counter) {
   const bool around = core_.options.fault_around;
-  Installed r = core_.installer.install_range(core_.chunk_first(c), core_.chunk_end(c), decoded.data(),
-                                              around ? std::span<const uint64_t>() : job.pages, false);
+  const uint64_t c = claim.chunk();
+  Installed r = core_.installer.install_range(core_.chunk_first(c), core_.chunk_end(c), data,
+                                              around ? std::span<const uint64_t>() : faulting, false);
   // Interrupted by a pending REMOVE: the wake makes the thread fault again, and that new message
   // comes after the event in the queue.
-  job.claim.settle(r == Installed::all && around ? ChunkState::kDone : ChunkState::kIdle);
-  if (!job.claim.reload()) core_.counters.chunks_on_demand++;
-  core_.installer.wake(job.claim);
+  claim.settle(r == Installed::all && around ? ChunkState::kDone : ChunkState::kIdle);
+  if (!claim.reload()) counter++;
+  core_.installer.wake(claim);
 }
 
 void FaultServer::handle_remove(uint64_t start, uint64_t end) {
@@ -246,7 +255,7 @@ void FaultServer::fail_everything(const std::string& cause) {
       core_.counters.failed_pages += q - p;
       bool done = false;
       if (zero_fill)
-        done = core_.installer.install_range(p, q, nullptr, {}, false) == Installed::all;
+        done = core_.installer.install_range(p, q, PageData::zeros(), {}, false) == Installed::all;
       else if (uffd.has_poison())
         done = uffd.poison(seg.host_of(p), (q - p) * kPageSize, false).error == 0;
       if (!done && ::mprotect(seg.host_of(p), (q - p) * kPageSize, PROT_NONE) < 0)

@@ -43,6 +43,10 @@ class FaultServer {
   // at once, the rest become jobs to read.
   std::vector<Job> claim_jobs(const std::vector<std::pair<uint64_t, uint64_t>>& by_chunk);
   void finish_job(Job& job, std::vector<std::byte>& decoded);
+  // Installs a claimed chunk's pages (fault-around: all it misses; else the faulting ones),
+  // settles the claim and wakes the chunk; `counter` counts a first load.
+  void install_and_wake(ChunkClaim& claim, PageData data, std::span<const uint64_t> faulting,
+                        std::atomic<uint64_t>& counter);
   void handle_remove(uint64_t start, uint64_t end);
   void fail_pages(uint64_t chunk, std::span<const uint64_t> pages, const std::string& cause);
   void fail_everything(const std::string& cause);

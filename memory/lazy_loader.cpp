@@ -34,7 +34,7 @@ LoaderCore::LoaderCore(const GuestMemory& memory, const PageSource& src, std::sp
       page_count(src.page_count()),
       chunk_count(src.chunk_count()),
       map(memory, bindings, page_count),
-      installer(map, src, options.reload_removed, counters),
+      installer(map, src, options.reload_removed || options.shared_image, counters, options.shared_image),
       claims(chunk_count),
       recorder(chunk_count, options.record_working_set) {}
 

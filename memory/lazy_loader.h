@@ -49,6 +49,8 @@
 
 namespace thaw::memory {
 
+class SharedImage;
+
 // Where guest memory at `guest_addr` lies in the source's page space: pages
 // [first_page, first_page + page_count) fill guest [guest_addr, guest_addr + page_count * 4 KiB).
 struct RegionBinding {
@@ -68,6 +70,12 @@ struct LazyLoaderOptions {
   uint32_t prefetch_batch_chunks = 64;  // chunks installed per UFFDIO_WAKE
   unsigned prefetch_threads = 2;     // each reads, decodes and installs its own batches
   FailureCallback on_failure;        // optional
+  // One decoded copy of the source shared with other loaders, in this process or others (see
+  // shared_image.h); null: the pages are copied into the memory itself. With one, the bound
+  // memory is remapped in place as a private view of the image (the GuestMemory's own pages
+  // there are dropped), pages dropped by madvise read back from the image, and the image must
+  // outlive the memory's mappings. Needs Linux 5.14+ (Userfaultfd::has_minor_shmem).
+  SharedImage* shared_image = nullptr;
   // What a page that failed to load becomes once on_failure has returned. kPoison: SIGBUS (or
   // the PROT_NONE fallback) for whoever touches it. kZeroFill: zeros, for an owner whose
   // callback has already stopped every consumer of the memory for good (a VMM that kicks its

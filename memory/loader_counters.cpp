@@ -12,6 +12,8 @@ RestoreStats LoaderCounters::snapshot() const {
   s.chunks_background = chunks_background;
   s.bytes_read = bytes_read;
   s.bytes_installed = bytes_installed;
+  s.chunks_from_image = chunks_from_image;
+  s.bytes_mapped = bytes_mapped;
   s.zero_bytes_installed = zero_bytes_installed;
   s.pages_removed = pages_removed;
   s.failed_chunks = failed_chunks;

@@ -1,5 +1,7 @@
 #include "memory/page_installer.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -7,26 +9,46 @@
 #include <thread>
 #include <vector>
 
+#include "base/error.h"
+#include "base/log.h"
+#include "memory/shared_image.h"
+
 namespace thaw::memory {
 
 PageInstaller::PageInstaller(const PageSpaceMap& map, const PageSource& source, bool reload_removed,
-                             LoaderCounters& counters)
+                             LoaderCounters& counters, SharedImage* image)
     : map_(map),
       source_(source),
       reload_removed_(reload_removed),
       counters_(counters),
+      image_(image),
       uffd_(Userfaultfd::open()),
       installed_(source.page_count()),
       removed_(source.page_count()) {
-  for (const auto& s : map_.segments()) uffd_.register_missing(s.host, s.bytes());
+  if (image_ && image_->page_count() != source.page_count())
+    throw Error("lazy loader: the shared image has " + std::to_string(image_->page_count()) + " pages, the source " +
+                std::to_string(source.page_count()));
+  for (const auto& s : map_.segments()) {
+    if (image_) {
+      // The segment becomes a private view of its pages in the image, in place.
+      void* p = ::mmap(s.host, s.bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image_->data_fd(),
+                       static_cast<off_t>(s.first_page * kPageSize));
+      if (p == MAP_FAILED) throw_errno("mmap", "guest memory over the shared image");
+      uffd_.register_missing_and_minor(s.host, s.bytes());
+    } else {
+      uffd_.register_missing(s.host, s.bytes());
+    }
+  }
 }
 
 PageInstaller::~PageInstaller() {
   for (const auto& s : map_.segments()) uffd_.unregister(s.host, s.bytes());
 }
 
-PageInstaller::Fill PageInstaller::fill_of(uint64_t page) const {
-  return (!reload_removed_ && removed_.test(page)) || source_.page_is_zero(page) ? Fill::zero : Fill::data;
+PageInstaller::Fill PageInstaller::fill_of(uint64_t page, PageData data) const {
+  if (data.from == PageData::From::zeros || (!reload_removed_ && removed_.test(page)) || source_.page_is_zero(page))
+    return Fill::zero;
+  return data.from == PageData::From::image ? Fill::map : Fill::copy;
 }
 
 Installed PageInstaller::install_run(Fill fill, std::byte* host, const std::byte* src, uint64_t first_page,
@@ -36,11 +58,14 @@ Installed PageInstaller::install_run(Fill fill, std::byte* host, const std::byte
   while (done < pages) {
     size_t len = (pages - done) * kPageSize;
     std::byte* dst = host + done * kPageSize;
-    Userfaultfd::Result r = fill == Fill::zero ? uffd_.zeropage(dst, len, false)
-                                               : uffd_.copy(dst, src + done * kPageSize, len, false);
+    Userfaultfd::Result r = fill == Fill::zero  ? uffd_.zeropage(dst, len, false)
+                            : fill == Fill::map ? uffd_.continue_mapping(dst, len, false)
+                                                : uffd_.copy(dst, src + done * kPageSize, len, false);
     uint64_t n = r.bytes / kPageSize;
     installed_.set_range(first_page + done, n);
-    (fill == Fill::zero ? counters_.zero_bytes_installed : counters_.bytes_installed) += n * kPageSize;
+    (fill == Fill::zero ? counters_.zero_bytes_installed
+     : fill == Fill::map ? counters_.bytes_mapped
+                         : counters_.bytes_installed) += n * kPageSize;
     done += n;
     if (r.error == 0) continue;
     if (r.error == EEXIST) {  // that page is already present: step over it
@@ -50,6 +75,8 @@ Installed PageInstaller::install_run(Fill fill, std::byte* host, const std::byte
       counters_.retries++;
       if (eagain_left-- <= 0) return Installed::interrupted;
       std::this_thread::sleep_for(std::chrono::microseconds(50));  // the fault thread reads the pending event
+    } else if (r.error == EFAULT) {
+      throw Error(fmt::format("lazy loader: page {} is not in the shared image it was filled into", first_page + done));
     } else {
       return Installed::gone;
     }
@@ -57,12 +84,11 @@ Installed PageInstaller::install_run(Fill fill, std::byte* host, const std::byte
   return Installed::all;
 }
 
-Installed PageInstaller::install_range(uint64_t first, uint64_t end, const std::byte* data,
-                                       std::span<const uint64_t> only, bool retry_eagain) {
+Installed PageInstaller::install_range(uint64_t first, uint64_t end, PageData data, std::span<const uint64_t> only,
+                                       bool retry_eagain) {
   auto fill_at = [&](uint64_t p) {
     bool wanted = only.empty() ? !installed_.test(p) : std::find(only.begin(), only.end(), p) != only.end();
-    if (!wanted) return Fill::skip;
-    return data ? fill_of(p) : Fill::zero;
+    return wanted ? fill_of(p, data) : Fill::skip;
   };
   Installed result = Installed::all;
   map_.for_each_run(first, end, [&](const PageSpaceMap::Segment& seg, uint64_t p, uint64_t seg_end) {
@@ -71,7 +97,7 @@ Installed PageInstaller::install_range(uint64_t first, uint64_t end, const std::
       uint64_t q = p + 1;
       while (q < seg_end && fill_at(q) == f) ++q;
       if (f != Fill::skip) {
-        const std::byte* src = data ? data + (p - first) * kPageSize : nullptr;
+        const std::byte* src = data.bytes ? data.bytes + (p - first) * kPageSize : nullptr;
         result = install_run(f, seg.host_of(p), src, p, q - p, retry_eagain);
       }
       p = q;

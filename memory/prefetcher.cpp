@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "memory/shared_image.h"
 
 namespace thaw::memory {
 
@@ -32,8 +33,10 @@ uint64_t BatchLoader::load_batch(std::span<const uint64_t> chunks, bool* failed)
     s.claim = claims_.size();
     s.chunk = c;
     claims_.push_back(std::move(*claim));
+    SharedImage* image = core_.installer.image();
+    s.in_image = image && image->filled(c);
     try {
-      s.extent = core_.source.chunk_extent(c);
+      if (!s.in_image) s.extent = core_.source.chunk_extent(c);
     } catch (const std::exception&) {
       s.result = -EIO;
     }
@@ -65,13 +68,14 @@ void BatchLoader::read_and_decode() {
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     s.ok = s.result >= 0;
-    if (!s.ok || !s.extent) continue;  // no extent: all zeros, installed without data
+    if (!s.ok || !s.extent) continue;  // no extent: in the image already, or all zeros
     s.ok = static_cast<uint32_t>(s.result) == s.extent->length;
     if (!s.ok) continue;
     core_.counters.bytes_read += s.extent->length;
     try {
-      core_.source.decode_chunk(s.chunk, stored_[i],
-                                std::span<std::byte>(decoded_.data() + s.offset, core_.source.chunk_bytes(s.chunk)));
+      std::span<std::byte> out(decoded_.data() + s.offset, core_.source.chunk_bytes(s.chunk));
+      core_.source.decode_chunk(s.chunk, stored_[i], out);
+      if (auto* image = core_.installer.image()) image->fill(s.chunk, out, core_.source);
     } catch (const std::exception& e) {
       spdlog::warn("prefetch: chunk {}: {} (left to the fault handler)", s.chunk, e.what());
       s.ok = false;
@@ -88,15 +92,18 @@ uint64_t BatchLoader::install_and_wake(bool* failed) {
     if (slots_[i].ok)
       while (j < slots_.size() && slots_[j].ok && slots_[j].chunk == slots_[j - 1].chunk + 1) ++j;
     Installed r = Installed::interrupted;
-    if (slots_[i].ok)
-      r = core_.installer.install_range(core_.chunk_first(slots_[i].chunk), core_.chunk_end(slots_[j - 1].chunk),
-                                        decoded_.data() + slots_[i].offset, {}, true);
+    if (slots_[i].ok) {
+      PageData data = core_.installer.image() ? PageData::image() : PageData::of(decoded_.data() + slots_[i].offset);
+      r = core_.installer.install_range(core_.chunk_first(slots_[i].chunk), core_.chunk_end(slots_[j - 1].chunk), data,
+                                        {}, true);
+    }
     else if (failed)
       *failed = true;
     // Idle: the fault handler loads it again when it is touched (and reports a failure then).
     for (size_t k = i; k < j; ++k)
       claims_[slots_[k].claim].settle(r == Installed::all ? ChunkState::kDone : ChunkState::kIdle);
     if (r == Installed::all) loaded += j - i;
+    for (size_t k = i; k < j && r == Installed::all; ++k) core_.counters.chunks_from_image += slots_[k].in_image;
     i = j;
   }
   core_.installer.wake(claims_);

@@ -4,8 +4,10 @@
 // load. A batch claims what it can of its chunks (chunks another thread holds are skipped),
 // reads them all at once (io_uring), decodes them into one buffer in chunk order, installs runs
 // of consecutive chunks with single copies (no wake), settles their states and wakes each
-// segment's span of the batch once. A chunk that fails to read or decode is settled idle: the
-// fault handler loads it again if it is touched, and reports the failure then.
+// segment's span of the batch once. With a shared image, chunks already in it are mapped from it
+// without being read, and the others are put in it before they are mapped. A chunk that fails
+// to read or decode is settled idle: the fault handler loads it again if it is touched, and
+// reports the failure then.
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -34,6 +36,7 @@ class BatchLoader {
     std::optional<ChunkExtent> extent;
     int result = 0;
     size_t offset = 0;  // in decoded_
+    bool in_image = false;  // another clone put it in the shared image: nothing to read
     bool ok = false;
   };
   void read_and_decode();

@@ -16,6 +16,10 @@ struct RestoreStats {
   uint64_t chunks_background = 0;      // chunks installed by the background pass / load_all
   uint64_t bytes_read = 0;             // stored (compressed) bytes read from the page source
   uint64_t bytes_installed = 0;        // bytes installed with UFFDIO_COPY
+  // With a shared image: chunks other clones had put in it already (neither read nor decoded
+  // here), and bytes mapped from it with UFFDIO_CONTINUE.
+  uint64_t chunks_from_image = 0;
+  uint64_t bytes_mapped = 0;
   uint64_t zero_bytes_installed = 0;   // bytes installed with UFFDIO_ZEROPAGE
   uint64_t pages_removed = 0;          // pages dropped by UFFD_EVENT_REMOVE
   uint64_t failed_chunks = 0;          // chunk loads that failed (read error, bad checksum)

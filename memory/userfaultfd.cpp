@@ -69,6 +69,7 @@ Userfaultfd Userfaultfd::open() {
     throw Error("userfaultfd: this kernel lacks UFFD_FEATURE_EVENT_REMOVE");
   bool poison = (available & UFFD_FEATURE_POISON) != 0;
   if (poison) wanted |= UFFD_FEATURE_POISON;
+  wanted |= UFFD_FEATURE_MINOR_SHMEM;
 
   Userfaultfd u;
   u.fd_ = open_raw();
@@ -77,6 +78,7 @@ Userfaultfd Userfaultfd::open() {
   api.features = wanted & available;
   if (::ioctl(u.fd(), UFFDIO_API, &api) < 0) throw_errno("ioctl(UFFDIO_API)");
   u.has_poison_ = poison && (api.ioctls & (1ULL << _UFFDIO_POISON)) != 0;
+  u.has_minor_shmem_ = (api.features & UFFD_FEATURE_MINOR_SHMEM) != 0;
   if (!u.has_poison_)
     spdlog::debug("userfaultfd: no UFFDIO_POISON on this kernel; failed pages are made inaccessible instead");
   return u;
@@ -93,6 +95,22 @@ void Userfaultfd::register_missing(void* addr, size_t len) {
   if ((reg.ioctls & needed) != needed) {
     unregister(addr, len);
     throw Error("userfaultfd: the kernel cannot UFFDIO_COPY into this memory type");
+  }
+  if (has_poison_ && (reg.ioctls & (1ULL << _UFFDIO_POISON)) == 0) has_poison_ = false;
+}
+
+void Userfaultfd::register_missing_and_minor(void* addr, size_t len) {
+  if (!has_minor_shmem_) throw Error("userfaultfd: this kernel has no minor faults for shared memory (Linux 5.14+)");
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uintptr_t>(addr);
+  reg.range.len = len;
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR;
+  if (::ioctl(fd(), UFFDIO_REGISTER, &reg) < 0)
+    throw_errno("ioctl(UFFDIO_REGISTER, MISSING|MINOR)", std::to_string(len) + " bytes");
+  uint64_t needed = (1ULL << _UFFDIO_CONTINUE) | (1ULL << _UFFDIO_ZEROPAGE) | (1ULL << _UFFDIO_WAKE);
+  if ((reg.ioctls & needed) != needed) {
+    unregister(addr, len);
+    throw Error("userfaultfd: the kernel cannot UFFDIO_CONTINUE into this memory");
   }
   if (has_poison_ && (reg.ioctls & (1ULL << _UFFDIO_POISON)) == 0) has_poison_ = false;
 }
@@ -123,6 +141,18 @@ Userfaultfd::Result Userfaultfd::zeropage(void* dst, size_t len, bool wake) {
   int err = errno;
   if (err == EEXIST || err == EAGAIN || err == ENOENT || err == ESRCH) return ioctl_result(z.zeropage, err);
   throw SystemError("ioctl(UFFDIO_ZEROPAGE)", std::to_string(len) + " bytes", err);
+}
+
+Userfaultfd::Result Userfaultfd::continue_mapping(void* dst, size_t len, bool wake) {
+  uffdio_continue c{};
+  c.range.start = reinterpret_cast<uintptr_t>(dst);
+  c.range.len = len;
+  c.mode = wake ? 0 : UFFDIO_CONTINUE_MODE_DONTWAKE;
+  if (::ioctl(fd(), UFFDIO_CONTINUE, &c) == 0) return {len, 0};
+  int err = errno;
+  if (err == EEXIST || err == EAGAIN || err == ENOENT || err == ESRCH || err == EFAULT)
+    return ioctl_result(c.mapped, err);
+  throw SystemError("ioctl(UFFDIO_CONTINUE)", std::to_string(len) + " bytes", err);
 }
 
 Userfaultfd::Result Userfaultfd::poison(void* dst, size_t len, bool wake) {

@@ -24,10 +24,17 @@ class Userfaultfd {
   int fd() const { return fd_.get(); }
   // UFFDIO_POISON is available: a page can be marked so that touching it raises SIGBUS.
   bool has_poison() const { return has_poison_; }
+  // Minor faults on shared memory (Linux 5.14+): a SharedImage can back guest memory.
+  bool has_minor_shmem() const { return has_minor_shmem_; }
 
   // Registers [addr, addr+len) in MISSING mode (page-aligned). Throws if the kernel cannot
   // copy into or zero-fill the range (e.g. an unsupported mapping type).
   void register_missing(void* addr, size_t len);
+  // Registers a MAP_PRIVATE mapping of a memfd in MISSING and MINOR mode: a page missing from
+  // the file faults as MISSING, a page the file has but the mapping does not yet map faults as
+  // MINOR (UFFDIO_CONTINUE maps it; the mapping being private, read-only until written, when the
+  // kernel copies it). Throws unless has_minor_shmem().
+  void register_missing_and_minor(void* addr, size_t len);
   void unregister(void* addr, size_t len) noexcept;
 
   struct Result {
@@ -38,6 +45,9 @@ class Userfaultfd {
   Result copy(void* dst, const void* src, size_t len, bool wake);
   // UFFDIO_ZEROPAGE: maps the shared zero page (copy-on-write), nothing read from anywhere.
   Result zeropage(void* dst, size_t len, bool wake);
+  // UFFDIO_CONTINUE: maps the file's own pages into a MINOR-registered range. EFAULT is
+  // reported too: a page of the range is missing from the file.
+  Result continue_mapping(void* dst, size_t len, bool wake);
   // UFFDIO_POISON (only when has_poison()).
   Result poison(void* dst, size_t len, bool wake);
   // UFFDIO_WAKE: releases threads waiting on faults in the range (they retry the access).
@@ -46,6 +56,7 @@ class Userfaultfd {
  private:
   UniqueFd fd_;
   bool has_poison_ = false;
+  bool has_minor_shmem_ = false;
 };
 
 }  // namespace thaw::memory

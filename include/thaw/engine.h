@@ -74,6 +74,10 @@ struct EngineOptions {
   // Idle sandboxes are shut down after this long without an invocation (plus up to 10 %
   // jitter, as Lambda spreads its reaping). Zero: never.
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+  // The clones of one snapshot share its decoded pages: the host holds each page nobody wrote
+  // once, however many clones run, and a clone's restore maps what another decoded instead of
+  // reading it again. Needs Linux 5.14+; ignored where the kernel lacks it.
+  bool share_snapshot_memory = true;
   // INIT's budget for on-demand sandboxes (Lambda's is 10 s); SnapStart's INIT before a
   // snapshot gets max(130 s, the function's timeout), as on Lambda.
   std::chrono::milliseconds init_timeout = std::chrono::seconds(10);
