@@ -3,7 +3,9 @@
 // start (boot + INIT + invoke), restore without prefetch, restore with the working set
 // prefetched (installed while the guest runs, and installed before it resumes), and a warm
 // invocation, each timed to the end of the first response, with the prefetched restore's
-// critical path phase by phase; plus the restore time of one function at several guest memory
+// critical path phase by phase (with and without the stage-2 pre-fault where the host kernel
+// has it: Linux 6.11+, THAW_KVMHOST_KERNEL=backports for the emulated host), and a later clone
+// that maps the snapshot's shared decoded copy an earlier one filled; plus the restore time of one function at several guest memory
 // sizes and, with --concurrent, N restores of the heavy snapshot at once in VMM processes of
 // their own (time and PSS). Medians of --reps runs, with min and max.
 // The default images (build/test-images/) are built first where missing, natively.
@@ -29,9 +31,11 @@
 #include "cli/commands.h"
 #include "engine/guest_paths.h"
 #include "engine/sandbox.h"
+#include "engine/vmm/kvm.h"
 #include "guest/image/function_config.h"
 #include "guest/image/image_builder.h"
 #include "memory/shared_image.h"
+#include "snapshot/page_store_reader.h"
 
 namespace thaw::cli {
 namespace {
@@ -61,6 +65,10 @@ struct PrefetchRuns {
 struct FunctionResult {
   Series cold, restore;
   PrefetchRuns overlapped, before_resume;
+  PrefetchRuns no_prefault;  // before resume, without the stage-2 pre-fault (hosts that have it)
+  // Before resume, a later clone: it maps the snapshot's shared copy (memory/shared_image.h),
+  // which an earlier clone filled, as the engine's clones do once a snapshot has run on a host.
+  PrefetchRuns from_shared_copy;
   // The order SandboxOptions chooses by default.
   const PrefetchRuns& prefetch() const {
     return engine::SandboxOptions{}.working_set_before_resume ? before_resume : overlapped;
@@ -148,9 +156,12 @@ fs::path take_snapshot(const std::string& image, const fs::path& dir) {
 }
 
 // One prefetched restore, its first invocation and a warm one.
-void measure_prefetch(PrefetchRuns& runs, const fs::path& snap, bool before_resume) {
+void measure_prefetch(PrefetchRuns& runs, const fs::path& snap, bool before_resume, bool prefault = true,
+                      const memory::SharedImage* image = nullptr) {
   auto o = quiet_options();
   o.working_set_before_resume = before_resume;
+  o.stage2_prefault = prefault;
+  if (image) o.shared_image = image->fds();
   auto t0 = Clock::now();
   auto s = engine::Sandbox::restore(snap, o);
   auto first = invoke_ok(*s);
@@ -172,8 +183,11 @@ void measure_prefetch(PrefetchRuns& runs, const fs::path& snap, bool before_resu
   runs.warm_duration.v.push_back(warm.report.duration_ms);
 }
 
+bool host_can_pre_fault() { return vmm::Kvm::open().has_pre_fault_memory(); }
+
 FunctionResult measure_function(const std::string& label, const std::string& image, const fs::path& work,
                                 unsigned reps) {
+  const bool prefault = host_can_pre_fault();
   FunctionResult r;
   for (unsigned i = 0; i < reps; ++i) {
     progress(label + ": cold start " + std::to_string(i + 1) + "/" + std::to_string(reps));
@@ -195,11 +209,21 @@ FunctionResult measure_function(const std::string& label, const std::string& ima
     invoke_ok(*s);
     r.restore.v.push_back(ms_since(t0));
   }
-  // The two orders alternate, so that drift in the host's speed falls on both alike.
+  // The shared copy's first clone fills it (with the working set, and what it touches after).
+  std::optional<memory::SharedImage> copy;
+  if (memory::SharedImage::supported()) {
+    auto pages = snapshot::PageStoreReader::open(snap);
+    copy.emplace(memory::SharedImage::create(pages->page_count(), pages->pages_per_chunk(), "thaw-bench-" + label));
+    PrefetchRuns first_clone;
+    measure_prefetch(first_clone, snap, true, true, &*copy);
+  }
+  // The variants alternate, so that drift in the host's speed falls on all alike.
   for (unsigned i = 0; i < reps; ++i) {
     progress(label + ": restore with prefetch " + std::to_string(i + 1) + "/" + std::to_string(reps));
     measure_prefetch(r.overlapped, snap, false);
     measure_prefetch(r.before_resume, snap, true);
+    if (prefault) measure_prefetch(r.no_prefault, snap, true, false);
+    if (copy) measure_prefetch(r.from_shared_copy, snap, true, true, &*copy);
   }
   return r;
 }
@@ -247,6 +271,11 @@ ordered_json function_json(const FunctionResult& f) {
            {{"default", engine::SandboxOptions{}.working_set_before_resume ? "before_resume" : "overlapped"},
             {"overlapped", order(f.overlapped)},
             {"before_resume", order(f.before_resume)}}},
+          {"from_shared_copy", f.from_shared_copy.restore.v.empty() ? ordered_json(nullptr) : order(f.from_shared_copy)},
+          {"stage2_prefault",
+           f.no_prefault.restore.v.empty()
+               ? ordered_json{{"available", false}}
+               : ordered_json{{"available", true}, {"with", order(f.before_resume)}, {"without", order(f.no_prefault)}}},
           {"spread", {{"cold", spread(f.cold)},
                       {"restore", spread(f.restore)},
                       {"restore_prefetch", spread(p.restore)},
@@ -292,6 +321,16 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
     std::printf("  %-6s first Duration after prefetched restore / warm Duration  %.2fx overlapped, %.2fx before "
                 "resume\n",
                 name.c_str(), f.overlapped.first_over_warm(), f.before_resume.first_over_warm());
+    if (!f.from_shared_copy.restore.v.empty())
+      std::printf("  %-6s cold / restore+prefetch of a later clone (mapping the shared copy) %6.1fx; first Duration / "
+                  "warm %.2fx\n",
+                  name.c_str(), f.cold.median() / f.from_shared_copy.restore.median(), f.from_shared_copy.first_over_warm());
+    if (f.no_prefault.restore.v.empty())
+      std::printf("  %-6s stage-2 pre-fault: not on this host kernel (Linux 6.11+)\n", name.c_str());
+    else
+      std::printf("  %-6s stage-2 pre-fault: first Duration / warm %.2fx with, %.2fx without; restore %.1f vs %.1f ms\n",
+                  name.c_str(), f.before_resume.first_over_warm(), f.no_prefault.first_over_warm(),
+                  f.before_resume.restore.median(), f.no_prefault.restore.median());
   }
   if (!by_memory.empty()) {
     std::printf("\nrestore (with prefetch, until the runtime is ready) by guest memory size\n");
@@ -411,6 +450,13 @@ void print_json(const std::map<std::string, FunctionResult>& results, const std:
   j["ratios"] = {{"heavy_cold_over_restore_prefetch", heavy.cold.median() / heavy.prefetch().restore.median()},
                  {"hello_cold_over_restore_prefetch", hello.cold.median() / hello.prefetch().restore.median()},
                  {"heavy_first_invoke_over_warm_duration", heavy.prefetch().first_over_warm()}};
+  if (!heavy.from_shared_copy.restore.v.empty()) {
+    j["ratios"]["heavy_cold_over_restore_prefetch_from_shared_copy"] =
+        heavy.cold.median() / heavy.from_shared_copy.restore.median();
+    j["ratios"]["heavy_first_invoke_over_warm_duration_from_shared_copy"] = heavy.from_shared_copy.first_over_warm();
+  }
+  if (!heavy.no_prefault.restore.v.empty())
+    j["ratios"]["heavy_first_invoke_over_warm_duration_without_prefault"] = heavy.no_prefault.first_over_warm();
   if (by_memory.size() > 1)
     j["ratios"]["restore_largest_over_smallest_memory"] =
         by_memory.rbegin()->second.median() / by_memory.begin()->second.median();

@@ -53,6 +53,7 @@ Command add_kvmhost_command(CLI::App& app);  // thaw kvmhost -- CMD: run anythin
 Command add_boot_command(CLI::App& app);        // engine/vmm/: thaw boot (needs KVM)
 Command add_bench_boot_command(CLI::App& app);  // engine/vmm/: thaw bench boot, thaw vs QEMU (needs KVM)
 Command add_bench_coldstart_command(CLI::App& app);  // engine/: thaw bench coldstart (needs KVM)
+Command add_bench_peer_command(CLI::App& app);  // engine/vmm/: thaw bench peer, restore vs QEMU's (needs KVM)
 Command add_bench_pool_command(CLI::App& app);  // engine/: thaw bench pool, Engine vs Sandbox (needs KVM)
 Command add_bench_api_command(CLI::App& app);   // invoke-api/: thaw bench api, HTTP vs Engine (needs KVM)
 Command add_bench_load_command(CLI::App& app);  // invoke-api/: thaw bench load, thaw serve under load (needs KVM)

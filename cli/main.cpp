@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   commands.push_back(thaw::cli::add_boot_command(app));
   commands.push_back(thaw::cli::add_bench_boot_command(app));
   commands.push_back(thaw::cli::add_bench_coldstart_command(app));
+  commands.push_back(thaw::cli::add_bench_peer_command(app));
   commands.push_back(thaw::cli::add_bench_pool_command(app));
   commands.push_back(thaw::cli::add_bench_api_command(app));
   commands.push_back(thaw::cli::add_bench_load_command(app));

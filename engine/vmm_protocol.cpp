@@ -62,6 +62,7 @@ json encode_options(const SandboxOptions& o) {
           {"record_working_set", o.record_working_set},
           {"background_load", o.background_load},
           {"working_set_before_resume", o.working_set_before_resume},
+          {"stage2_prefault", o.stage2_prefault},
           {"shared_image", o.shared_image.has_value()},
           {"skip_entropy", o.hooks.skip_entropy},
           {"skip_vm_generation_id", o.hooks.skip_vm_generation_id},
@@ -87,6 +88,7 @@ SandboxOptions decode_options(const json& j) {
   o.record_working_set = need<bool>(j, "record_working_set");
   o.background_load = need<bool>(j, "background_load");
   o.working_set_before_resume = need<bool>(j, "working_set_before_resume");
+  o.stage2_prefault = need<bool>(j, "stage2_prefault");
   if (need<bool>(j, "shared_image")) o.shared_image = memory::SharedImageFds{kImageDataFd, kImageIndexFd};
   o.hooks.skip_entropy = need<bool>(j, "skip_entropy");
   o.hooks.skip_vm_generation_id = need<bool>(j, "skip_vm_generation_id");

@@ -4,7 +4,7 @@
 # kernel package, which has them as modules), virtio_net with its dependencies, and
 # guest/test-initramfs/init.
 # usage: build-test-initramfs.sh OUTPUT [KERNEL_VERSION]   (default version: that of the newest /boot/vmlinuz-*)
-# The init's mode comes from the kernel command line: thaw.test=poweroff|reboot|panic|hang|echo:N|pingpong|net:GUEST_IP:HOST_IP|shell.
+# The init's mode comes from the kernel command line: thaw.test=poweroff|reboot|panic|hang|echo:N|pingpong|net:GUEST_IP:HOST_IP|ticks|shell.
 set -euo pipefail
 out=${1:?usage: build-test-initramfs.sh OUTPUT [KERNEL_VERSION]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -92,6 +92,25 @@ void LazyLoader::load_all() {
   }
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> LazyLoader::guest_ranges(std::span<const uint64_t> chunks) const {
+  const LoaderCore& core = impl_->core;
+  std::vector<uint64_t> sorted(chunks.begin(), chunks.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (uint64_t c : sorted) {
+    if (c >= core.chunk_count) break;
+    core.map.for_each_run(core.chunk_first(c), core.chunk_end(c), [&](const auto& seg, uint64_t p, uint64_t q) {
+      uint64_t addr = seg.guest_addr + (p - seg.first_page) * kPageSize, len = (q - p) * kPageSize;
+      if (!ranges.empty() && ranges.back().first + ranges.back().second == addr)
+        ranges.back().second += len;
+      else
+        ranges.emplace_back(addr, len);
+    });
+  }
+  return ranges;
+}
+
 std::vector<uint64_t> LazyLoader::stop_recording() { return impl_->core.recorder.stop(); }
 std::vector<uint64_t> LazyLoader::working_set() const { return impl_->core.recorder.chunks(); }
 bool LazyLoader::uses_poison() const { return impl_->core.installer.uffd().has_poison(); }

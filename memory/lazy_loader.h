@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "memory/guest_memory.h"
@@ -112,6 +113,10 @@ class LazyLoader {
   std::vector<uint64_t> stop_recording();
   // The chunks recorded so far (recording continues).
   std::vector<uint64_t> working_set() const;
+
+  // The guest-physical ranges ({address, length}) the chunks' bound pages fill, sorted, with
+  // neighbours merged (chunks out of range are left out).
+  std::vector<std::pair<uint64_t, uint64_t>> guest_ranges(std::span<const uint64_t> chunks) const;
 
   RestoreStats stats() const;
   // UFFDIO_POISON is used for failed pages (else PROT_NONE, see above).

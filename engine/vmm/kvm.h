@@ -58,6 +58,8 @@ std::string kvm_backing_problem(KvmBacking b);
 
 class Kvm {
  public:
+  static constexpr long kCapPreFaultMemory = 236;  // KVM_CAP_PRE_FAULT_MEMORY (6.11's headers)
+
   // Opens /dev/kvm and checks that it is hardware-backed (kvm_backing), API version 12 and every
   // capability the microVM needs.
   static Kvm open(const char* path = "/dev/kvm");
@@ -67,6 +69,8 @@ class Kvm {
   size_t vcpu_mmap_size() const;
   std::vector<kvm_cpuid_entry2> supported_cpuid() const;
   bool has_tsc_deadline_timer() const { return check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0; }
+  // KVM_PRE_FAULT_MEMORY works here (Linux 6.11+, with nested or extended page tables).
+  bool has_pre_fault_memory() const { return check_extension(kCapPreFaultMemory) > 0; }
   // Every MSR KVM can save and restore for a vCPU (KVM_GET_MSR_INDEX_LIST).
   std::vector<uint32_t> msr_index_list() const;
 

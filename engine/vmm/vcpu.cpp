@@ -35,6 +35,15 @@ kvm_segment segment(uint16_t selector, uint8_t type, bool code64) {
   return s;
 }
 
+// Linux 6.11's KVM_PRE_FAULT_MEMORY; this host's headers may predate it.
+struct KvmPreFaultMemory {
+  uint64_t gpa;
+  uint64_t size;
+  uint64_t flags;
+  uint64_t padding[5];
+};
+constexpr unsigned long kKvmPreFaultMemory = _IOWR(KVMIO, 0xd5, KvmPreFaultMemory);
+
 }  // namespace
 
 Vcpu::Vcpu(int vm_fd, unsigned index, size_t run_mmap_size) : index_(index) {
@@ -209,6 +218,20 @@ void Vcpu::mark_clock_paused() {
   // EINVAL: the guest has not enabled kvmclock on this vCPU; nothing to tell it then.
   if (::ioctl(fd(), KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
     throw_errno("KVM_KVMCLOCK_CTRL", "vCPU " + std::to_string(index_));
+}
+
+uint64_t Vcpu::pre_fault(uint64_t gpa, uint64_t size) {
+  KvmPreFaultMemory r{gpa, size, 0, {}};
+  // The kernel advances gpa and shrinks size as it goes, returning early on a pending signal or
+  // when it needs to reschedule: call again on what is left.
+  while (r.size > 0) {
+    if (::ioctl(fd(), kKvmPreFaultMemory, &r) == 0) continue;
+    if (errno == EINTR || errno == EAGAIN) continue;
+    if (errno == EOPNOTSUPP) return size - r.size;
+    throw_errno("KVM_PRE_FAULT_MEMORY",
+                "vCPU " + std::to_string(index_) + ", " + std::to_string(r.size) + " bytes at guest " + std::to_string(r.gpa));
+  }
+  return size;
 }
 
 }  // namespace thaw::vmm

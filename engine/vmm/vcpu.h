@@ -36,6 +36,12 @@ class Vcpu {
   void restore_state(const VcpuState& state);
   // KVM_KVMCLOCK_CTRL: tells the guest it was paused, so its watchdogs do not fire on resume.
   void mark_clock_paused();
+  // KVM_PRE_FAULT_MEMORY (Linux 6.11+, two-dimensional paging): maps guest-physical
+  // [gpa, gpa + size) into KVM's stage-2 page tables now, as read faults by this vCPU would
+  // (host pages are faulted in as needed, copy-on-write is not broken), so that the guest does
+  // not exit to KVM for them once it runs. Returns the bytes mapped: the whole range, or less
+  // where KVM cannot for this vCPU (EOPNOTSUPP: shadow paging). Throws SystemError otherwise.
+  uint64_t pre_fault(uint64_t gpa, uint64_t size);
 
  private:
   unsigned index_;

@@ -106,6 +106,19 @@ Vm::Vm(VmConfig config) : config_(std::move(config)) {
   install_kick_handler();
 }
 
+bool Vm::can_pre_fault() const { return kvm_.has_pre_fault_memory(); }
+
+uint64_t Vm::pre_fault(std::span<const std::pair<uint64_t, uint64_t>> ranges) {
+  if (ranges.empty() || !can_pre_fault()) return 0;
+  uint64_t mapped = 0;
+  for (const auto& [gpa, len] : ranges) {
+    uint64_t n = vcpus_.front()->pre_fault(gpa, len);
+    mapped += n;
+    if (n < len) break;  // KVM cannot for this vCPU's paging mode: neither for the rest
+  }
+  return mapped;
+}
+
 Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state)
     : config_(std::move(config)), memory_(&memory) {
   if (state.vcpus.empty() || state.vcpus.size() > layout::kMaxVcpus)

@@ -104,6 +104,15 @@ class Vm {
   // Ends the VM from any thread; the first reason given wins.
   void request_stop(ExitReason reason, std::string detail);
 
+  // KVM can pre-fault stage 2 for this VM (KVM_CAP_PRE_FAULT_MEMORY: Linux 6.11+ with nested
+  // or extended page tables).
+  bool can_pre_fault() const;
+  // Maps guest-physical ranges ({address, length}, page-aligned) into stage 2 now, through the
+  // boot vCPU (its page tables serve every vCPU), so the guest touches them without exits to
+  // KVM. A restorer calls it before start(), once their host pages are in. Returns the bytes
+  // mapped; 0 when the host cannot (can_pre_fault() false, or KVM refuses for this vCPU).
+  uint64_t pre_fault(std::span<const std::pair<uint64_t, uint64_t>> ranges);
+
   // The VM Generation ID device: a restorer calls vmgenid().change() before start().
   VmGenId& vmgenid() { return *vmgenid_; }
   // Guest memory ({address, length}) the VMM's own device threads read as soon as a machine

@@ -37,7 +37,8 @@ struct InvokeReport {
   // (wall clock, back to back): vmm_process (spawning the VMM process), snapshot_open (manifest
   // and machine state read), memory_map (guest memory and its loader), vm_create (KVM VM,
   // irqchip, memory slots, devices), state_restore (vCPU, VM and device state), working_set
-  // (installing the recorded working set, where that runs before the vCPUs resume), resume,
+  // (installing the recorded working set, where that runs before the vCPUs resume),
+  // stage2_prefault (mapping it into KVM's stage 2, on Linux 6.11+ hosts), resume,
   // agent_hooks (the agent's entropy, clock and identity), runtime_hooks (the runtime's
   // after-restore hooks) and first_response (the first invocation, to its answer).
   std::vector<RestorePhase> restore_phases{};

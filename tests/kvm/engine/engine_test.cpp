@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/vmm/kvm.h"
 #include "tests/common/engine_errors.h"
 #include "thaw/engine.h"
 
@@ -170,7 +171,10 @@ TEST_F(EngineKvm, PublishTakesTheSnapshotAndTheVersionRestoresAcrossEngineRestar
       sum += p.ms;
     }
     std::vector<std::string> path{"vmm_process", "snapshot_open", "memory_map", "vm_create", "state_restore"};
-    if (names.size() > 5 && names[5] == "working_set") path.push_back("working_set");
+    if (names.size() > 5 && names[5] == "working_set") {
+      path.push_back("working_set");
+      if (thaw::vmm::Kvm::open().has_pre_fault_memory()) path.push_back("stage2_prefault");
+    }
     for (const char* n : {"resume", "agent_hooks", "runtime_hooks", "first_response"}) path.push_back(n);
     EXPECT_EQ(names, path);
     EXPECT_GE(sum, r.report.restore_duration_ms) << "the phases cover the restore and the first response";
