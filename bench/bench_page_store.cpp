@@ -9,7 +9,11 @@
 //   Lz4Decompress   LZ4_decompress_safe of those blocks, one core
 // bytes_per_second counts guest-memory bytes (corpus size) for all four. PageStoreWrite reports
 // store_ratio = stored bytes / non-zero input bytes. PageStoreWriteChunk/N and
-// PageStoreReadChunk/N sweep pages_per_chunk. Snapshots go to $THAW_BENCH_DIR (default /tmp).
+// PageStoreReadChunk/N sweep pages_per_chunk. PageStoreRepack/N re-encodes an lz4 store as a
+// restore's recorded working set leaves it (repack.h: the working set in lz4, the rest zstd
+// with a trained dictionary), with every Nth chunk as the working set (0: none), and reports
+// its store_ratio; PageStoreReadWorkingSet/0 and /1 read those working-set chunks from the lz4
+// store and from the repacked one, chunk by chunk as a restore's prefetch does. Snapshots go to $THAW_BENCH_DIR (default /tmp).
 #include <benchmark/benchmark.h>
 #include <lz4.h>
 #include <signal.h>
@@ -28,6 +32,7 @@
 #include "snapshot/page_store_reader.h"
 #include "snapshot/page_store_writer.h"
 #include "snapshot/process_memory.h"
+#include "snapshot/repack.h"
 #include "snapshot/zero_page.h"
 
 namespace {
@@ -127,12 +132,14 @@ fs::path bench_dir() {
   return base / ("thaw-bench-page-store-" + std::to_string(::getpid()));
 }
 
-void write_bench(benchmark::State& state, uint32_t ppc) {
+void write_bench(benchmark::State& state, uint32_t ppc, Codec cold = Codec::kLz4, int zstd_level = 3) {
   Corpus& c = corpus();
   fs::path dir = bench_dir();
   fs::remove_all(dir);
   WriteOptions opt;
   opt.pages_per_chunk = ppc;
+  opt.cold_codec = cold;
+  opt.zstd_level = zstd_level;
   WriteStats stats;
   int i = 0;
   for (auto _ : state) {
@@ -167,6 +174,71 @@ void read_bench(benchmark::State& state, uint32_t ppc) {
 
 void PageStoreWrite(benchmark::State& state) { write_bench(state, WriteOptions{}.pages_per_chunk); }
 void PageStoreRead(benchmark::State& state) { read_bench(state, WriteOptions{}.pages_per_chunk); }
+// Every chunk zstd at level N: the store with no working set on the lz4 side.
+void PageStoreWriteZstd(benchmark::State& state) {
+  write_bench(state, WriteOptions{}.pages_per_chunk, Codec::kZstd, static_cast<int>(state.range(0)));
+}
+// Every `every`th chunk with data, as a working set (none for 0).
+std::vector<uint64_t> corpus_working_set(const fs::path& snap, int every) {
+  std::vector<uint64_t> ws;
+  if (every <= 0) return ws;
+  auto r = PageStoreReader::open(snap);
+  uint64_t with_data = 0;
+  for (uint64_t c = 0; c < r->manifest().chunk_count; ++c)
+    if (r->chunk_record(c).encoding != kEncodingNone && with_data++ % static_cast<uint64_t>(every) == 0)
+      ws.push_back(c);
+  return ws;
+}
+
+void PageStoreRepack(benchmark::State& state) {
+  Corpus& c = corpus();
+  fs::path dir = bench_dir();
+  fs::remove_all(dir);
+  RepackStats stats;
+  int i = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::path snap = dir / std::to_string(i++);
+    write_page_store(snap, c.regions);
+    auto ws = corpus_working_set(snap, static_cast<int>(state.range(0)));
+    state.ResumeTiming();
+    stats = repack_page_store(snap, ws);
+    state.PauseTiming();
+    fs::remove_all(snap);
+    state.ResumeTiming();
+  }
+  fs::remove_all(dir);
+  state.counters["store_ratio"] = static_cast<double>(stats.bytes_after) / static_cast<double>(c.nonzero_bytes);
+  state.counters["lz4_store_ratio"] = static_cast<double>(stats.bytes_before) / static_cast<double>(c.nonzero_bytes);
+  state.counters["hot_chunks"] = static_cast<double>(stats.hot_chunks);
+  state.counters["cold_chunks"] = static_cast<double>(stats.cold_chunks);
+  state.counters["dictionary_bytes"] = static_cast<double>(stats.dictionary_bytes);
+}
+
+void PageStoreReadWorkingSet(benchmark::State& state) {
+  Corpus& c = corpus();
+  fs::path dir = bench_dir();
+  fs::remove_all(dir);
+  write_page_store(dir / "r", c.regions);
+  auto ws = corpus_working_set(dir / "r", 10);
+  if (state.range(0)) repack_page_store(dir / "r", ws);
+  auto reader = PageStoreReader::open(dir / "r");
+  std::vector<std::byte> out(static_cast<size_t>(reader->pages_per_chunk()) * reader->page_size());
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    for (uint64_t chunk : ws) {
+      uint64_t first = chunk * reader->pages_per_chunk();
+      uint64_t pages = std::min<uint64_t>(reader->pages_per_chunk(), reader->page_count() - first);
+      reader->read_chunk(chunk, std::span(out).first(pages * reader->page_size()));
+      bytes += pages * reader->page_size();
+    }
+  }
+  reader.reset();
+  fs::remove_all(dir);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["chunks"] = static_cast<double>(ws.size());
+}
+
 void PageStoreWriteChunk(benchmark::State& state) { write_bench(state, static_cast<uint32_t>(state.range(0))); }
 void PageStoreReadChunk(benchmark::State& state) { read_bench(state, static_cast<uint32_t>(state.range(0))); }
 
@@ -220,6 +292,9 @@ void Lz4Decompress(benchmark::State& state) {
 
 BENCHMARK(PageStoreWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(PageStoreRead)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(PageStoreWriteZstd)->Arg(1)->Arg(3)->Arg(6)->Arg(9)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(PageStoreRepack)->Arg(0)->Arg(10)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK(PageStoreReadWorkingSet)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Lz4Compress)->Unit(benchmark::kMillisecond);
 BENCHMARK(Lz4Decompress)->Unit(benchmark::kMillisecond);
 BENCHMARK(PageStoreWriteChunk)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -60,6 +60,14 @@ void page_store_section(const InspectContext& c, ordered_json& out) {
   auto ratio = [](uint64_t a, uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   ordered_json packs = ordered_json::array();
   for (const auto& p : c.manifest.packs) packs.push_back({{"name", p.name}, {"bytes", p.bytes}});
+  // lz4 throughout as written; the working set lz4 and the rest zstd once repacked.
+  uint64_t lz4 = 0, zstd = 0, raw = 0;
+  for (uint64_t chunk = 0; chunk < c.reader.chunk_count(); ++chunk) {
+    uint32_t e = c.reader.chunk_record(chunk).encoding;
+    lz4 += e == snapshot::kEncodingLz4;
+    zstd += e == snapshot::kEncodingZstd;
+    raw += e == snapshot::kEncodingRaw;
+  }
   out["page_store"] = {{"pages", t.pages},
                        {"zero_pages", t.zero_pages},
                        {"chunks", t.chunks},
@@ -71,6 +79,7 @@ void page_store_section(const InspectContext& c, ordered_json& out) {
                        {"stored_bytes", t.stored_bytes},
                        {"ratio", ratio(t.referenced_bytes, nonzero)},
                        {"ratio_of_raw", ratio(t.referenced_bytes, t.raw_bytes)},
+                       {"chunks_by_encoding", {{"lz4", lz4}, {"zstd", zstd}, {"raw", raw}}},
                        {"store", snapshot::store_path(c.dir, c.manifest).string()},
                        {"packs", packs}};
 }

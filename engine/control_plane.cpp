@@ -249,10 +249,11 @@ void Engine::Impl::release(const std::vector<VersionRecord>& gone) {
     packs_gc_pending = true;  // the running job may be writing a pack no manifest names yet
 }
 
-void Engine::Impl::collect_packs() {
+std::set<std::string> Engine::Impl::packs_in_use(const fs::path& except) const {
   std::set<std::string> referenced;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(builder.paths().snapshots, ec)) {
+    if (e.path() == except) continue;
     try {
       for (const auto& p : snapshot::read_manifest(e.path()).packs) referenced.insert(p.name);
     } catch (const std::exception& ex) {
@@ -260,6 +261,11 @@ void Engine::Impl::collect_packs() {
       spdlog::warn("chunk store: {} is unreadable ({}); its packs may be collected", e.path().string(), ex.what());
     }
   }
+  return referenced;
+}
+
+void Engine::Impl::collect_packs() {
+  std::set<std::string> referenced = packs_in_use();
   try {
     auto got = snapshot::remove_unreferenced_packs(builder.paths().chunks, referenced);
     if (got.packs_removed)

@@ -113,6 +113,7 @@ Engine::Impl::~Impl() {
   {
     std::lock_guard lock(mu);
     stopping = true;
+    stop_repack = true;
   }
   changed.notify_all();
   for (auto& w : workers)
@@ -163,6 +164,13 @@ FunctionInfo Engine::wait_until_ready(const std::string& function, const std::st
                                                   std::string(to_string(v.state)) + " after " +
                                                   std::to_string(timeout.count()) + " ms: " + v.state_reason);
   }
+}
+
+bool Engine::wait_for_background_work(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->changed.wait_for(lock, timeout, [&] {
+    return impl_->jobs.empty() && impl_->repacks.empty() && impl_->jobs_running == 0;
+  });
 }
 
 EngineMetrics Engine::metrics() const {
@@ -266,6 +274,7 @@ void Engine::shutdown(std::chrono::milliseconds drain) {
       impl_->changed.wait(lock, [&] { return impl_->busy.load() == 0; });
     }
     impl_->stopping = true;
+    impl_->stop_repack = true;
   }
   impl_->changed.notify_all();
   impl_->stop_event_workers();

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/engine_impl.h"
+#include "snapshot/repack.h"
+#include "snapshot/working_set.h"
 
 namespace thaw {
 using engine::FunctionRecord;
@@ -18,21 +20,67 @@ void Engine::Impl::enqueue(const std::string& name, const std::string& version) 
 void Engine::Impl::worker_loop() {
   std::unique_lock lock(mu);
   for (;;) {
-    changed.wait(lock, [&] { return stopping || !jobs.empty(); });
+    changed.wait(lock, [&] { return stopping || !jobs.empty() || !repacks.empty(); });
     if (stopping) return;
-    auto [name, version] = jobs.front();
-    jobs.pop_front();
     ++jobs_running;
-    lock.unlock();
-    try {
-      run_job(name, version);
-    } catch (const std::exception& e) {
-      spdlog::error("engine: building {}:{} failed unexpectedly: {}", name, version, e.what());
+    if (!jobs.empty()) {
+      auto [name, version] = jobs.front();
+      jobs.pop_front();
+      lock.unlock();
+      try {
+        run_job(name, version);
+      } catch (const std::exception& e) {
+        spdlog::error("engine: building {}:{} failed unexpectedly: {}", name, version, e.what());
+      }
+    } else {
+      std::string dir = repacks.front();
+      repacks.pop_front();
+      lock.unlock();
+      run_repack(dir);
     }
     lock.lock();
     ++chunk_store_generation;
     if (--jobs_running == 0 && packs_gc_pending) collect_packs();
+    changed.notify_all();  // wait_for_background_work
   }
+}
+
+void Engine::Impl::queue_repack(const std::string& snapshot_dir) {
+  if (options.snapshot_zstd_level <= 0 || options.build_workers == 0) return;
+  if (!repacks_seen.insert(snapshot_dir).second) return;
+  repacks.push_back(snapshot_dir);
+  changed.notify_all();
+}
+
+void Engine::Impl::run_repack(const std::string& snapshot_dir) {
+  try {
+    auto working_set = snapshot::load_working_set(snapshot_dir);
+    if (!working_set) {
+      // Not recorded (yet): the next restored invocation queues it again.
+      std::lock_guard lock(mu);
+      repacks_seen.erase(snapshot_dir);
+      return;
+    }
+    snapshot::RepackOptions ro;
+    ro.zstd_level = options.snapshot_zstd_level;
+    ro.threads = 1;  // a background job: leave the other cores to the sandboxes
+    ro.stop = &stop_repack;
+    ro.shared_packs = packs_in_use(snapshot_dir);  // what other snapshots share stays shared
+    auto st = snapshot::repack_page_store(snapshot_dir, *working_set, ro);
+    if (st.repacked)
+      spdlog::info("snapshot {}: re-encoded around its working set in {:.1f} s: {} chunks lz4, {} zstd, {} left "
+                   "shared; {:.1f} MiB -> {:.1f} MiB",
+                   snapshot_dir, st.seconds, st.hot_chunks, st.cold_chunks, st.kept_chunks,
+                   double(st.bytes_before) / (1 << 20), double(st.bytes_after) / (1 << 20));
+  } catch (const std::exception& e) {
+    // The snapshot stays as it was, lz4 throughout, and restores as before.
+    if (stop_repack)
+      spdlog::info("snapshot {}: re-encoding left for later: the engine is stopping", snapshot_dir);
+    else
+      spdlog::warn("snapshot {}: re-encoding around its working set failed: {}", snapshot_dir, e.what());
+  }
+  std::lock_guard lock(mu);
+  packs_gc_pending = true;  // its old packs may now be unreferenced
 }
 
 namespace {

@@ -100,6 +100,12 @@ struct Engine::Impl {
   bool stopping = false;
   unsigned jobs_running = 0;
   bool packs_gc_pending = false;  // a snapshot went while a job wrote to the chunk store
+  // Snapshots to re-encode around the working set their first restore recorded
+  // (snapshot/repack.h). The workers take them when no build waits; `repacks_seen` keeps each
+  // from being queued twice in one engine's life.
+  std::deque<std::string> repacks;
+  std::set<std::string> repacks_seen;
+  std::atomic<bool> stop_repack{false};  // set with `stopping`: a repack running gives up
   std::vector<std::thread> workers;
 
   // How the snapshots share the chunk store, measured again only when the set of snapshots
@@ -133,6 +139,14 @@ struct Engine::Impl {
   void release(const std::vector<engine::VersionRecord>& gone);
   // The chunk store's packs no snapshot refers to; only while no job writes to it.
   void collect_packs();
+  // The packs the snapshots' manifests name (all but `except`'s).
+  std::set<std::string> packs_in_use(const std::filesystem::path& except = {}) const;
+
+  // engine_background.cpp
+  // After a restored sandbox's first invocation: queues its snapshot's repack if it has a
+  // working set and was not queued before. Caller holds mu.
+  void queue_repack(const std::string& snapshot_dir);
+  void run_repack(const std::string& snapshot_dir);
 
   // engine_layers.cpp (callers hold mu)
   // The layer versions `arns` name, checked as Lambda checks a function's Layers: at most 5,

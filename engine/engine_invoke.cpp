@@ -282,9 +282,12 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   r.executed_version = v.version;
   r.request_id = id;
   r.report = report_of(out.report);
-  if (r.report.start == StartKind::kRestored)
+  if (r.report.start == StartKind::kRestored) {
     spdlog::debug("restore of {}:{} to its first response: {}", ref.name, v.version,
                   engine::format_phases(r.report.restore_phases));
+    std::lock_guard lock(impl_->mu);
+    impl_->queue_repack(impl_->builder.snapshot_dir(v.snapshot).string());
+  }
   r.log_lines = leased->log->end_invocation();
   impl_->metrics.invoked(ref.name, r);
   bool keep;

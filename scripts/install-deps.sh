@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake ninja-build pkg-config git
-  liburing-dev liblz4-dev libzip-dev libxxhash-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  liburing-dev liblz4-dev libzstd-dev libzip-dev libxxhash-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libnftables-dev nftables  # each sandbox's firewall (engine/net/sandbox_firewall.h)
   libboost-dev  # Boost.Asio/Beast: thaw serve's HTTP server (header-only)

@@ -142,6 +142,16 @@ void PackWriter::write_at(uint64_t offset, std::span<const std::byte> bytes) {
   }
 }
 
+void PackWriter::write_dictionary(std::span<const std::byte> dictionary) {
+  if (dictionary.empty() || dictionary.size() > UINT32_MAX) throw Error("pack dictionary of impossible size");
+  PackHeader h{};
+  h.file = make_file_header(kPackMagic, sizeof h);
+  h.dictionary_offset = reserve(dictionary.size());
+  h.dictionary_bytes = static_cast<uint32_t>(dictionary.size());
+  write_at(h.dictionary_offset, dictionary);
+  write_at(0, as_bytes_of(h));
+}
+
 bool PackWriter::seal(std::span<const PackEntry> entries) {
   fs::path file = dir_ / name_;
   if (entries.empty()) {

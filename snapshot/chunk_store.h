@@ -56,6 +56,8 @@ class PackWriter {
   // Reserves `bytes` at the end of the pack; returns their offset.
   uint64_t reserve(uint64_t bytes) { return end_.fetch_add(bytes); }
   void write_at(uint64_t offset, std::span<const std::byte> bytes);
+  // Stores the zstd dictionary that the pack's zstd objects use (at most one per pack).
+  void write_dictionary(std::span<const std::byte> dictionary);
   // fsyncs the pack, then writes its index atomically. With no entries the pack is removed
   // instead and false is returned.
   bool seal(std::span<const PackEntry> entries);

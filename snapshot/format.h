@@ -11,7 +11,9 @@ namespace thaw::snapshot {
 // Format version of the snapshot as a whole (manifest "format"). A reader refuses a different
 // major version; a newer minor version only adds fields it may ignore.
 inline constexpr uint32_t kFormatMajor = 1;
-inline constexpr uint32_t kFormatMinor = 0;
+// 1.1 added zstd chunk objects (kEncodingZstd) and pack dictionaries (PackHeader); a 1.0
+// reader refuses such chunks with a clear error rather than misreading them.
+inline constexpr uint32_t kFormatMinor = 1;
 
 inline constexpr uint32_t kPageSize = 4096;
 inline constexpr uint32_t kMaxPagesPerChunk = 1024;  // 4 MiB chunks at most
@@ -58,7 +60,8 @@ static_assert(sizeof(PageIndexHeader) == 48);
 enum : uint32_t {
   kEncodingNone = 0,  // chunk not stored: every page is zero
   kEncodingLz4 = 1,   // LZ4 block of the chunk's non-zero pages, concatenated in page order
-  kEncodingRaw = 2,   // the non-zero pages, uncompressed (LZ4 did not make them smaller)
+  kEncodingRaw = 2,   // the non-zero pages, uncompressed (no codec made them smaller)
+  kEncodingZstd = 3,  // zstd frame of the chunk's non-zero pages (chunks off the working set)
 };
 
 // One chunk of page space. The stored object holds only the chunk's non-zero pages; the zero
@@ -75,10 +78,14 @@ struct ChunkRecord {
 };
 static_assert(sizeof(ChunkRecord) == 48);
 
-// packs/<name>.pack: PackHeader, then stored chunk objects back to back.
+// packs/<name>.pack: PackHeader, then stored chunk objects back to back. A pack may hold one
+// zstd dictionary (an object like the others, not in the pack index): every zstd object of the
+// pack was compressed with it. dictionary_bytes 0 = none.
 struct PackHeader {
   FileHeader file;
-  uint64_t reserved[2];
+  uint64_t dictionary_offset;
+  uint32_t dictionary_bytes;
+  uint32_t reserved;
 };
 static_assert(sizeof(PackHeader) == 32);
 

@@ -1,7 +1,6 @@
 #include "snapshot/page_store_reader.h"
 
 #include <fcntl.h>
-#include <lz4.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "snapshot/chunk_codec.h"
 
 namespace thaw::snapshot {
 
@@ -31,12 +31,47 @@ uint32_t nonzero_pages(const std::vector<uint64_t>& bitmap, uint64_t first, uint
   return n;
 }
 
+// The zstd dictionary a pack header names, checked to lie inside the pack; null when it has none.
+std::unique_ptr<ZstdDecodingDictionary> read_pack_dictionary(int fd, const PackHeader& ph, uint64_t pack_bytes,
+                                                             const fs::path& file) {
+  if (ph.dictionary_bytes == 0) {
+    if (ph.dictionary_offset != 0) throw Error(file.string() + ": dictionary offset without a dictionary");
+    return nullptr;
+  }
+  if (ph.dictionary_offset < ph.file.header_bytes || ph.dictionary_offset > pack_bytes ||
+      ph.dictionary_bytes > pack_bytes - ph.dictionary_offset)
+    throw Error(file.string() + ": its dictionary lies outside the pack");
+  std::vector<std::byte> bytes(ph.dictionary_bytes);
+  if (::pread(fd, bytes.data(), bytes.size(), static_cast<off_t>(ph.dictionary_offset)) !=
+      static_cast<ssize_t>(bytes.size()))
+    throw Error(file.string() + ": cannot read its dictionary");
+  try {
+    return std::make_unique<ZstdDecodingDictionary>(bytes);
+  } catch (const Error& e) {
+    throw Error(file.string() + ": bad dictionary (" + e.what() + ")");
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<PageStoreReader> PageStoreReader::open(const fs::path& snapshot_dir) {
+  Manifest m = read_manifest(snapshot_dir);
+  try {
+    return open_with(snapshot_dir, m);
+  } catch (const std::exception&) {
+    // A repack (repack.h) may have replaced the manifest, and removed the files the one read
+    // here names, before they were opened: then open what the new one names. A manifest that
+    // did not change means the error is real.
+    Manifest now = read_manifest(snapshot_dir);
+    if (serialize_manifest(now) == serialize_manifest(m)) throw;
+    return open_with(snapshot_dir, std::move(now));
+  }
+}
+
+std::unique_ptr<PageStoreReader> PageStoreReader::open_with(const fs::path& snapshot_dir, Manifest manifest) {
   std::unique_ptr<PageStoreReader> r(new PageStoreReader());
   r->dir_ = snapshot_dir;
-  r->manifest_ = read_manifest(snapshot_dir);
+  r->manifest_ = std::move(manifest);
   const Manifest& m = r->manifest_;
 
   // Page index: read once, checked against the manifest's size and checksum.
@@ -94,7 +129,8 @@ std::unique_ptr<PageStoreReader> PageStoreReader::open(const fs::path& snapshot_
     if (p.bytes < sizeof ph || ::pread(fd.get(), &ph, sizeof ph, 0) != static_cast<ssize_t>(sizeof ph))
       throw Error(file.string() + ": truncated header");
     check_file_header(ph.file, kPackMagic, sizeof ph, file);
-    if (ph.reserved[0] != 0 || ph.reserved[1] != 0) throw Error(file.string() + ": reserved header field is not zero");
+    if (ph.reserved != 0) throw Error(file.string() + ": reserved header field is not zero");
+    r->pack_dictionaries_.push_back(read_pack_dictionary(fd.get(), ph, p.bytes, file));
     r->pack_header_bytes_.push_back(ph.file.header_bytes);
     r->pack_paths_.push_back(file);
     r->pack_fds_.push_back(std::move(fd));
@@ -115,14 +151,10 @@ std::unique_ptr<PageStoreReader> PageStoreReader::open(const fs::path& snapshot_
     }
     if (rec.raw_bytes != static_cast<uint64_t>(nonzero) * kPageSize)
       bad("length disagrees with the zero bitmap");
-    if (rec.encoding == kEncodingRaw) {
-      if (rec.stored_bytes != rec.raw_bytes) bad("raw chunk with a compressed length");
-    } else if (rec.encoding == kEncodingLz4) {
-      if (rec.stored_bytes == 0 || rec.stored_bytes > static_cast<uint32_t>(LZ4_compressBound(static_cast<int>(rec.raw_bytes))))
-        bad("impossible compressed length");
-    } else {
-      bad("unknown encoding " + std::to_string(rec.encoding));
-    }
+    size_t most = max_stored_bytes(rec.encoding, rec.raw_bytes);
+    if (most == 0) bad("unknown encoding " + std::to_string(rec.encoding));
+    if (rec.encoding == kEncodingRaw && rec.stored_bytes != rec.raw_bytes) bad("raw chunk with a compressed length");
+    if (rec.stored_bytes == 0 || rec.stored_bytes > most) bad("impossible compressed length");
     if (rec.pack >= m.packs.size()) bad("names pack " + std::to_string(rec.pack) + " of " + std::to_string(m.packs.size()));
     uint64_t pack_bytes = m.packs[rec.pack].bytes;
     if (rec.offset < r->pack_header_bytes_[rec.pack] || rec.offset > pack_bytes || rec.stored_bytes > pack_bytes - rec.offset)
@@ -162,13 +194,8 @@ void PageStoreReader::decode_chunk(uint64_t chunk, std::span<const std::byte> st
     chunk_error(chunk, "read " + std::to_string(stored.size()) + " bytes of " + std::to_string(rec.stored_bytes) +
                            " (pack truncated?)");
   if (hash64(stored) != rec.checksum) chunk_error(chunk, "checksum mismatch");
-  if (rec.encoding == kEncodingLz4) {
-    int n = LZ4_decompress_safe(reinterpret_cast<const char*>(stored.data()), reinterpret_cast<char*>(out.data()),
-                                static_cast<int>(stored.size()), static_cast<int>(rec.raw_bytes));
-    if (n != static_cast<int>(rec.raw_bytes)) chunk_error(chunk, "bad lz4 data");
-  } else {
-    std::memcpy(out.data(), stored.data(), stored.size());
-  }
+  if (!decode_chunk_object(rec.encoding, stored, out.first(rec.raw_bytes), pack_dictionaries_[rec.pack].get()))
+    chunk_error(chunk, "bad compressed data (encoding " + std::to_string(rec.encoding) + ")");
   // Non-zero pages are packed at the front: move each to its place, back to front, and zero
   // the zero pages.
   size_t pages = out.size() / kPageSize;

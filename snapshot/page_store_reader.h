@@ -16,6 +16,7 @@
 #include "base/unique_fd.h"
 #include "memory/io_uring_reader.h"
 #include "memory/page_source.h"
+#include "snapshot/chunk_codec.h"
 #include "snapshot/format.h"
 #include "snapshot/manifest.h"
 
@@ -23,6 +24,7 @@ namespace thaw::snapshot {
 
 class PageStoreReader final : public memory::PageSource {
  public:
+  // Reads the manifest again, once, if the snapshot was repacked while it opened (repack.h).
   static std::unique_ptr<PageStoreReader> open(const std::filesystem::path& snapshot_dir);
 
   const Manifest& manifest() const { return manifest_; }
@@ -48,6 +50,7 @@ class PageStoreReader final : public memory::PageSource {
 
  private:
   PageStoreReader() = default;
+  static std::unique_ptr<PageStoreReader> open_with(const std::filesystem::path& snapshot_dir, Manifest manifest);
   [[noreturn]] void chunk_error(uint64_t chunk, const std::string& what) const;
 
   std::filesystem::path dir_;
@@ -57,6 +60,7 @@ class PageStoreReader final : public memory::PageSource {
   std::vector<std::filesystem::path> pack_paths_;
   std::vector<UniqueFd> pack_fds_;
   std::vector<uint32_t> pack_header_bytes_;
+  std::vector<std::unique_ptr<ZstdDecodingDictionary>> pack_dictionaries_;  // null: the pack has none
   uint32_t max_stored_bytes_ = 0;
   std::mutex ring_mutex_;
   std::unique_ptr<memory::IoUringReader> ring_;  // for read_chunk/read_page, made on first use

@@ -1,6 +1,5 @@
 #include "snapshot/page_store_writer.h"
 
-#include <lz4.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include "snapshot/file_io.h"
 #include "snapshot/format.h"
 #include "snapshot/manifest.h"
+#include "snapshot/page_index.h"
 #include "snapshot/zero_page.h"
 
 #ifndef THAW_ENGINE_VERSION
@@ -41,6 +41,9 @@ struct Job {
   uint32_t ppc = 0;
   uint64_t page_count = 0;
   int acceleration = 1;
+  int zstd_level = 3;
+  Codec cold_codec = Codec::kLz4;
+  std::vector<bool> hot;  // chunks of the working set (lz4 whatever cold_codec says)
 
   std::vector<uint64_t> zero_bitmap;    // bit set = zero page
   std::vector<ChunkRecord> records;
@@ -69,8 +72,8 @@ class ChunkWorker {
   ChunkWorker(Job& job)
       : job_(job),
         scratch_(static_cast<size_t>(job.ppc) * kPageSize),
-        out_(std::max<size_t>(kOutputBufferBytes, static_cast<size_t>(LZ4_compressBound(
-                                                       static_cast<int>(job.ppc * kPageSize))))) {}
+        out_(std::max<size_t>(kOutputBufferBytes, ChunkEncoder::bound(job.ppc * kPageSize))),
+        encoder_(job.acceleration, job.zstd_level) {}
 
   void run() {
     const uint64_t chunks = job_.records.size();
@@ -143,19 +146,12 @@ class ChunkWorker {
       }
     }
 
-    size_t bound = static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size())));
+    size_t bound = ChunkEncoder::bound(raw.size());
     if (out_.size() - used_ < bound) flush();
-    char* dst = reinterpret_cast<char*>(out_.data() + used_);
-    int n = LZ4_compress_fast(reinterpret_cast<const char*>(raw.data()), dst, static_cast<int>(raw.size()),
-                              static_cast<int>(bound), job_.acceleration);
-    if (n > 0 && static_cast<size_t>(n) < raw.size()) {
-      rec.encoding = kEncodingLz4;
-      rec.stored_bytes = static_cast<uint32_t>(n);
-    } else {
-      std::memcpy(dst, raw.data(), raw.size());
-      rec.encoding = kEncodingRaw;
-      rec.stored_bytes = rec.raw_bytes;
-    }
+    Codec codec = c < job_.hot.size() && job_.hot[c] ? Codec::kLz4 : job_.cold_codec;
+    Encoded e = encoder_.encode(codec, raw, std::span(out_).subspan(used_, bound));
+    rec.encoding = e.encoding;
+    rec.stored_bytes = static_cast<uint32_t>(e.bytes);
     rec.checksum = hash64(std::span(out_).subspan(used_, rec.stored_bytes));
     rec.offset = used_;  // relative to the buffer until flushed
     used_ += rec.stored_bytes;
@@ -176,6 +172,7 @@ class ChunkWorker {
   std::vector<std::byte> out_;
   size_t used_ = 0;
   std::vector<uint64_t> pending_;
+  ChunkEncoder encoder_;
 };
 
 std::vector<RegionLayout> lay_out(std::span<const GuestRegion> regions, uint32_t ppc) {
@@ -218,6 +215,8 @@ WriteStats write_page_store(const fs::path& snapshot_dir, std::span<const GuestR
   job.layout = lay_out(regions, ppc);
   job.ppc = ppc;
   job.acceleration = std::max(1, options.lz4_acceleration);
+  job.zstd_level = options.zstd_level;
+  job.cold_codec = options.cold_codec;
   job.page_count = job.layout.empty() ? 0 : job.layout.back().first_page + job.layout.back().page_count;
   uint64_t chunk_count = (job.page_count + ppc - 1) / ppc;
   job.chunk_region.assign(chunk_count, UINT32_MAX);
@@ -228,6 +227,11 @@ WriteStats write_page_store(const fs::path& snapshot_dir, std::span<const GuestR
   job.zero_bitmap.assign((job.page_count + 63) / 64, ~0ull);
   if (job.page_count % 64) job.zero_bitmap.back() = (1ull << (job.page_count % 64)) - 1;
   job.records.assign(chunk_count, ChunkRecord{});
+  if (!options.hot_chunks.empty()) {
+    job.hot.assign(chunk_count, false);
+    for (uint64_t c : options.hot_chunks)
+      if (c < chunk_count) job.hot[c] = true;
+  }
   job.duplicate_of.assign(chunk_count, kNoChunk);
   job.existing_of.assign(chunk_count, -1);
 
@@ -320,19 +324,8 @@ WriteStats write_page_store(const fs::path& snapshot_dir, std::span<const GuestR
   }
   if (!shared_store) fsync_directory(snapshot_dir);
 
-  // pages.idx
-  PageIndexHeader h{};
-  h.file = make_file_header(kPageIndexMagic, sizeof h);
-  h.page_size = kPageSize;
-  h.pages_per_chunk = ppc;
-  h.page_count = job.page_count;
-  h.chunk_count = chunk_count;
-  h.pack_count = static_cast<uint32_t>(m.packs.size());
-  std::vector<std::byte> index(sizeof h + job.zero_bitmap.size() * 8 + job.records.size() * sizeof(ChunkRecord));
-  std::memcpy(index.data(), &h, sizeof h);
-  std::memcpy(index.data() + sizeof h, job.zero_bitmap.data(), job.zero_bitmap.size() * 8);
-  std::memcpy(index.data() + sizeof h + job.zero_bitmap.size() * 8, job.records.data(),
-              job.records.size() * sizeof(ChunkRecord));
+  auto index = serialize_page_index(ppc, job.page_count, static_cast<uint32_t>(m.packs.size()), job.zero_bitmap,
+                                    job.records);
   write_file_atomic(snapshot_dir / kPageIndexName, index);
 
   m.engine_version = THAW_ENGINE_VERSION;

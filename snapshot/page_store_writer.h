@@ -1,7 +1,8 @@
 #pragma once
 // Writes guest memory into a snapshot directory as a page store: zero pages go into a bitmap
 // and are never stored; the rest is cut into chunks of pages_per_chunk guest-contiguous pages,
-// each chunk's non-zero pages lz4-compressed independently and named by their xxh3-128, so
+// each chunk's non-zero pages compressed independently (lz4 or zstd, see chunk_codec.h) and
+// named by their xxh3-128, so
 // identical chunks are stored once (also across snapshots sharing a store_dir). Work is spread
 // over threads that each hold one chunk of scratch and a small output buffer: memory stays
 // bounded and guest memory is never copied whole. The manifest is written last, atomically.
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "snapshot/chunk_codec.h"
 
 namespace thaw::snapshot {
 
@@ -28,6 +31,12 @@ struct WriteOptions {
   unsigned threads = 0;             // 0 = all cores
   std::filesystem::path store_dir;  // shared content-addressed chunk store; empty = inside the snapshot dir
   int lz4_acceleration = 1;         // LZ4_compress_fast acceleration (1 = LZ4's default)
+  // Chunks of the working set (the chunks a restore installs before it resumes) are stored with
+  // lz4, which decodes fastest; the others with `cold_codec`. Without a working set given, every
+  // chunk is stored with `cold_codec`.
+  std::vector<uint64_t> hot_chunks;
+  Codec cold_codec = Codec::kLz4;
+  int zstd_level = 3;  // measured with bench/bench_page_store.cpp (PageStoreWriteZstd)
   // Files already in the snapshot directory (e.g. state blobs) to list in the manifest with
   // their checksums, and free-form fields for the manifest's "metadata".
   std::vector<std::string> extra_files;

@@ -62,7 +62,7 @@ class Server:
                                       port_file, "--event-workers", "4", "--event-retry-scale", "0.005",
                                       # four sandboxes starting at once on a software CPU (the
                                       # emulated KVM host) take longer than Lambda's 10 s
-                                      "--init-timeout", "300", "--restore-timeout", "300"],
+                                      "--init-timeout", "300", "--restore-timeout", "300", "--snapshot-zstd-level", "0"],
                                      stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         while not os.path.exists(port_file):
             if self.proc.poll() is not None:

@@ -50,6 +50,7 @@ class EngineNetworkTest : public ::testing::Test {
     o.restore_timeout = std::chrono::seconds(120);
     o.boot_allowance = std::chrono::seconds(240);
     o.cpu_scale = 0;
+    o.snapshot_zstd_level = 0;  // re-encoding would share the one emulated CPU with the clones
     return o;
   }
   static FunctionSettings net_function(std::vector<std::string> allow, SnapStartApplyOn snap = SnapStartApplyOn::kNone) {

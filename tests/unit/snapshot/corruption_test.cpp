@@ -160,7 +160,10 @@ std::string open_error(const fs::path& dir) {
 }
 
 TEST_F(Corruption, UnknownMajorVersionIsRefused) {
-  rewrite_manifest(dir_, [](Manifest& m) { m.format_major = 2; });
+  rewrite_manifest(dir_, [](Manifest& m) {
+    m.format_major = 2;
+    m.format_minor = 0;
+  });
   auto e = open_error(dir_);
   EXPECT_NE(e.find("unsupported snapshot format version 2.0"), std::string::npos) << e;
   EXPECT_NE(e.find("manifest.json"), std::string::npos) << e;

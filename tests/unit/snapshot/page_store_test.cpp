@@ -120,6 +120,31 @@ TEST(PageStore, IncompressibleChunksAreStoredRaw) {
   EXPECT_TRUE(got == m);
 }
 
+TEST(PageStore, WorkingSetChunksAreLz4AndTheRestZstd) {
+  TempDir tmp;
+  auto a = make_memory(64, 5);
+  GuestRegion region{0, a};
+  WriteOptions opt;
+  opt.pages_per_chunk = 8;
+  opt.cold_codec = Codec::kZstd;
+  opt.hot_chunks = {6, 1};
+  auto two = write_page_store(tmp.path() / "two", std::span(&region, 1), opt);
+  auto r = PageStoreReader::open(tmp.path() / "two");
+  for (uint64_t c = 0; c < r->chunk_count(); ++c) {
+    uint32_t e = r->chunk_record(c).encoding;
+    if (e == kEncodingNone || e == kEncodingRaw) continue;
+    EXPECT_EQ(e, c == 1 || c == 6 ? kEncodingLz4 : kEncodingZstd) << c;
+  }
+  std::vector<std::byte> got(a.size());
+  r->read_all(got);
+  EXPECT_TRUE(got == a);
+  // zstd stores the same pages in fewer bytes than lz4 alone.
+  WriteOptions lz4_only;
+  lz4_only.pages_per_chunk = 8;
+  auto one = write_page_store(tmp.path() / "one", std::span(&region, 1), lz4_only);
+  EXPECT_LT(two.stored_bytes, one.stored_bytes);
+}
+
 TEST(PageStore, SharedStoreDeduplicatesAcrossSnapshots) {
   TempDir tmp;
   fs::path store = tmp.path() / "store";
