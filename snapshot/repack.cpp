@@ -179,6 +179,62 @@ std::string index_name_for(const std::string& pack) {
   return "pages-" + pack.substr(5, pack.size() - 10) + ".idx";
 }
 
+// After encoding: points the kept chunks at their packs' places in the new list (the new pack
+// is pack 0, the shared packs still used follow it) and every repeated chunk at its first
+// copy; returns the new pack's entries.
+std::vector<PackEntry> settle_records(const Manifest& m, const Plan& plan, std::vector<PackRef>& packs,
+                                      std::vector<ChunkRecord>& records) {
+  std::vector<uint32_t> pack_slot(m.packs.size(), UINT32_MAX);
+  for (uint64_t c : plan.kept) {
+    ChunkRecord& rec = records[c];
+    if (pack_slot[rec.pack] == UINT32_MAX) {
+      pack_slot[rec.pack] = static_cast<uint32_t>(packs.size());
+      packs.push_back(m.packs[rec.pack]);
+    }
+    rec.pack = pack_slot[rec.pack];
+  }
+  std::vector<PackEntry> entries;
+  for (const auto* list : {&plan.hot, &plan.cold})
+    for (uint64_t c : *list) {
+      const ChunkRecord& rec = records[c];
+      entries.push_back({rec.hash_low, rec.hash_high, rec.offset, rec.stored_bytes, rec.raw_bytes, rec.encoding, 0,
+                         rec.checksum});
+    }
+  for (uint64_t c = 0; c < m.chunk_count; ++c)
+    if (records[c].encoding != kEncodingNone && plan.first_of[c] != c) {
+      ChunkRecord& rec = records[c];
+      const ChunkRecord& first = records[plan.first_of[c]];
+      rec.pack = first.pack;
+      rec.offset = first.offset;
+      rec.stored_bytes = first.stored_bytes;
+      rec.encoding = first.encoding;
+      rec.checksum = first.checksum;
+    }
+  return entries;
+}
+
+// Writes the new page index, then replaces the manifest with one that names it and `packs`.
+void switch_manifest(const fs::path& snapshot_dir, const PageStoreReader& r, const Manifest& m,
+                     std::vector<PackRef> packs, std::span<const ChunkRecord> records, uint64_t new_entries,
+                     uint64_t referenced_bytes) {
+  std::vector<uint64_t> bitmap((m.page_count + 63) / 64, 0);
+  for (uint64_t p = 0; p < m.page_count; ++p)
+    if (r.page_is_zero(p)) bitmap[p / 64] |= 1ull << (p % 64);
+  auto index = serialize_page_index(m.pages_per_chunk, m.page_count, static_cast<uint32_t>(packs.size()), bitmap,
+                                    records);
+  Manifest next = m;
+  next.page_index = index_name_for(packs[0].name);
+  write_file_atomic(snapshot_dir / next.page_index, index);
+  next.files.erase(m.page_index);
+  next.files[next.page_index] = {index.size(), hash128(index)};
+  next.totals.stored_chunks = new_entries;
+  next.totals.stored_bytes = packs[0].bytes - sizeof(PackHeader);
+  next.totals.referenced_bytes = referenced_bytes;
+  next.totals.dedupe_hits = next.totals.chunks - new_entries;
+  next.packs = std::move(packs);
+  write_manifest(snapshot_dir, next);
+}
+
 }  // namespace
 
 RepackStats repack_page_store(const fs::path& snapshot_dir, std::span<const uint64_t> hot_chunks,
@@ -216,55 +272,14 @@ RepackStats repack_page_store(const fs::path& snapshot_dir, std::span<const uint
   encode_into(*r, plan.hot, Codec::kLz4, 1, nullptr, options, pack, records);
   encode_into(*r, plan.cold, Codec::kZstd, threads, cdict.get(), options, pack, records);
 
-  // The new pack is pack 0; the shared packs still used follow it.
   std::vector<PackRef> packs{{pack.name(), 0}};
-  std::vector<uint32_t> pack_slot(m.packs.size(), UINT32_MAX);
-  for (uint64_t c : plan.kept) {
-    ChunkRecord& rec = records[c];
-    if (pack_slot[rec.pack] == UINT32_MAX) {
-      pack_slot[rec.pack] = static_cast<uint32_t>(packs.size());
-      packs.push_back(m.packs[rec.pack]);
-    }
-    rec.pack = pack_slot[rec.pack];
-  }
-  std::vector<PackEntry> entries;
-  for (const auto* list : {&plan.hot, &plan.cold})
-    for (uint64_t c : *list) {
-      const ChunkRecord& rec = records[c];
-      entries.push_back({rec.hash_low, rec.hash_high, rec.offset, rec.stored_bytes, rec.raw_bytes, rec.encoding, 0,
-                         rec.checksum});
-    }
-  for (uint64_t c = 0; c < m.chunk_count; ++c)
-    if (records[c].encoding != kEncodingNone && plan.first_of[c] != c) {
-      ChunkRecord& rec = records[c];
-      const ChunkRecord& first = records[plan.first_of[c]];
-      rec.pack = first.pack;
-      rec.offset = first.offset;
-      rec.stored_bytes = first.stored_bytes;
-      rec.encoding = first.encoding;
-      rec.checksum = first.checksum;
-    }
+  auto entries = settle_records(m, plan, packs, records);
   pack.seal(entries);
   packs[0].bytes = pack.bytes();
   stats.bytes_after = pack.bytes() - sizeof(PackHeader);
   for (uint64_t c : plan.kept) stats.bytes_after += records[c].stored_bytes;
 
-  std::vector<uint64_t> bitmap((m.page_count + 63) / 64, 0);
-  for (uint64_t p = 0; p < m.page_count; ++p)
-    if (r->page_is_zero(p)) bitmap[p / 64] |= 1ull << (p % 64);
-  auto index = serialize_page_index(m.pages_per_chunk, m.page_count, static_cast<uint32_t>(packs.size()), bitmap,
-                                    records);
-  Manifest next = m;
-  next.page_index = index_name_for(pack.name());
-  write_file_atomic(snapshot_dir / next.page_index, index);
-  next.files.erase(m.page_index);
-  next.files[next.page_index] = {index.size(), hash128(index)};
-  next.packs = packs;
-  next.totals.stored_chunks = entries.size();
-  next.totals.stored_bytes = pack.bytes() - sizeof(PackHeader);
-  next.totals.referenced_bytes = stats.bytes_after;
-  next.totals.dedupe_hits = next.totals.chunks - entries.size();
-  write_manifest(snapshot_dir, next);
+  switch_manifest(snapshot_dir, *r, m, std::move(packs), records, entries.size(), stats.bytes_after);
 
   // The manifest now names only the new files: remove what it superseded.
   r.reset();

@@ -106,7 +106,13 @@ Vm::Vm(VmConfig config) : config_(std::move(config)) {
   install_kick_handler();
 }
 
-bool Vm::can_pre_fault() const { return kvm_.has_pre_fault_memory(); }
+bool Vm::can_pre_fault() const {
+  if (!pre_fault_checked_) {
+    can_pre_fault_ = kvm_.has_pre_fault_memory();
+    pre_fault_checked_ = true;
+  }
+  return can_pre_fault_;
+}
 
 uint64_t Vm::pre_fault(std::span<const std::pair<uint64_t, uint64_t>> ranges) {
   if (ranges.empty() || !can_pre_fault()) return 0;

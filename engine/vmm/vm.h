@@ -146,6 +146,7 @@ class Vm {
   std::optional<memory::GuestMemory> owned_memory_;
   const memory::GuestMemory* memory_ = nullptr;
   Kvm kvm_;
+  mutable bool pre_fault_checked_ = false, can_pre_fault_ = false;  // KVM_CHECK_EXTENSION once
   UniqueFd vm_fd_;
   GuestMemoryView view_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
