@@ -71,6 +71,7 @@ struct FunctionResult {
   // Before resume, a later clone: it maps the snapshot's shared copy (memory/shared_image.h),
   // which an earlier clone filled, as the engine's clones do once a snapshot has run on a host.
   PrefetchRuns from_shared_copy;
+  PrefetchRuns from_shared_copy_cow;  // the same, leaving the pages it writes to copy-on-write
   // Before resume, from a copy of the snapshot re-encoded around its working set (the rest in
   // zstd, snapshot/repack.h), as the engine leaves a snapshot after its first restore.
   PrefetchRuns repacked;
@@ -163,10 +164,11 @@ fs::path take_snapshot(const std::string& image, const fs::path& dir) {
 
 // One prefetched restore, its first invocation and a warm one.
 void measure_prefetch(PrefetchRuns& runs, const fs::path& snap, bool before_resume, bool prefault = true,
-                      const memory::SharedImage* image = nullptr) {
+                      const memory::SharedImage* image = nullptr, bool copy_written = true) {
   auto o = quiet_options();
   o.working_set_before_resume = before_resume;
   o.stage2_prefault = prefault;
+  o.copy_written_pages = copy_written;
   if (image) o.shared_image = image->fds();
   auto t0 = Clock::now();
   auto s = engine::Sandbox::restore(snap, o);
@@ -239,6 +241,7 @@ FunctionResult measure_function(const std::string& label, const std::string& ima
     measure_prefetch(r.before_resume, snap, true);
     if (prefault) measure_prefetch(r.no_prefault, snap, true, false);
     if (copy) measure_prefetch(r.from_shared_copy, snap, true, true, &*copy);
+    if (copy) measure_prefetch(r.from_shared_copy_cow, snap, true, true, &*copy, false);
     if (r.repacked_store_mib > 0) measure_prefetch(r.repacked, repacked, true);
   }
   return r;
@@ -288,6 +291,8 @@ ordered_json function_json(const FunctionResult& f) {
             {"overlapped", order(f.overlapped)},
             {"before_resume", order(f.before_resume)}}},
           {"from_shared_copy", f.from_shared_copy.restore.v.empty() ? ordered_json(nullptr) : order(f.from_shared_copy)},
+          {"from_shared_copy_written_left_to_cow",
+           f.from_shared_copy_cow.restore.v.empty() ? ordered_json(nullptr) : order(f.from_shared_copy_cow)},
           {"repacked",
            f.repacked.restore.v.empty()
                ? ordered_json(nullptr)
@@ -346,6 +351,11 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
       std::printf("  %-6s cold / restore+prefetch of a later clone (mapping the shared copy) %6.1fx; first Duration / "
                   "warm %.2fx\n",
                   name.c_str(), f.cold.median() / f.from_shared_copy.restore.median(), f.from_shared_copy.first_over_warm());
+    if (!f.from_shared_copy_cow.restore.v.empty())
+      std::printf("  %-6s later clone, written pages copied before resume / left to copy-on-write: restore %.1f vs "
+                  "%.1f ms, first Duration / warm %.2fx vs %.2fx\n",
+                  name.c_str(), f.from_shared_copy.restore.median(), f.from_shared_copy_cow.restore.median(),
+                  f.from_shared_copy.first_over_warm(), f.from_shared_copy_cow.first_over_warm());
     if (!f.repacked.restore.v.empty())
       std::printf("  %-6s re-encoded around the working set: store %.1f -> %.1f MiB; restore+prefetch %.1f vs %.1f ms "
                   "(lz4 throughout)\n",
@@ -365,8 +375,10 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
       std::printf("  %5u MiB  %8.1f ms  %.2fx of %u MiB\n", mib, s.median(), s.median() / base, by_memory.begin()->first);
   }
   for (const auto& c : clones) {
-    std::printf("\nheavy: %u clones restored at once, each in its own VMM process, %s\n", c.clones,
+    std::printf("\nheavy: %u clones restored at once, each in its own VMM process (%s), %s\n", c.clones,
+                c.spares ? "spares started before" : "spawned for it",
                 c.shared ? "sharing one decoded copy" : "each decoding its own copy");
+    std::printf("  the lone clone's vmm_process phase: p50 %.1f ms\n", c.single_vmm_process_ms.median());
     std::printf("  restore to first response: alone p50 %.1f ms; together p50 %.1f ms, p99 %.1f ms (p99 / alone p50 "
                 "%.2fx)\n",
                 c.single_restore_ms.median(), c.concurrent_restore_ms.median(), c.concurrent_restore_ms.percentile(99),
@@ -379,7 +391,9 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
 
 ordered_json clones_json(const ClonesResult& c) {
   return {{"clones", c.clones},
+          {"spare_vmm_processes", c.spares},
           {"single_restore_ms", c.single_restore_ms.median()},
+          {"single_vmm_process_ms", c.single_vmm_process_ms.median()},
           {"concurrent_restore_ms",
            {{"p50", c.concurrent_restore_ms.median()}, {"p99", c.concurrent_restore_ms.percentile(99)}}},
           {"single_pss_mib", c.single.pss_mib},
@@ -480,6 +494,9 @@ void print_json(const std::map<std::string, FunctionResult>& results, const std:
     j["ratios"]["heavy_cold_over_restore_prefetch_from_shared_copy"] =
         heavy.cold.median() / heavy.from_shared_copy.restore.median();
     j["ratios"]["heavy_first_invoke_over_warm_duration_from_shared_copy"] = heavy.from_shared_copy.first_over_warm();
+    if (!heavy.from_shared_copy_cow.restore.v.empty())
+      j["ratios"]["heavy_first_invoke_over_warm_duration_from_shared_copy_without_copying_written"] =
+          heavy.from_shared_copy_cow.first_over_warm();
   }
   if (!heavy.repacked.restore.v.empty()) {
     j["ratios"]["heavy_restore_prefetch_repacked_over_lz4"] =
@@ -491,13 +508,17 @@ void print_json(const std::map<std::string, FunctionResult>& results, const std:
   if (by_memory.size() > 1)
     j["ratios"]["restore_largest_over_smallest_memory"] =
         by_memory.rbegin()->second.median() / by_memory.begin()->second.median();
+  // "concurrent": as the engine runs them (shared copy, spare processes); the others differ in one way each.
   for (const auto& clone_run : clones) {
     auto c = clones_json(clone_run);
-    if (clone_run.shared) {
+    const char* key = !clone_run.shared  ? "concurrent_unshared"
+                      : clone_run.spares ? "concurrent"
+                                         : "concurrent_without_spares";
+    if (clone_run.shared && clone_run.spares) {
       j["concurrent_restore_ms"] = c["concurrent_restore_ms"];
       j["concurrent_pss_mib"] = c["concurrent_pss_mib"];
     }
-    j[clone_run.shared ? "concurrent" : "concurrent_unshared"] = c;
+    j[key] = c;
   }
   j["reps"] = reps;
   std::printf("%s\n", j.dump(2).c_str());
@@ -508,14 +529,15 @@ int run_bench_coldstart(const BenchColdstartOptions& o) {
   std::map<std::string, FunctionResult> results;
   results["hello"] = measure_function("hello", o.hello, o.work, o.reps);
   results["heavy"] = measure_function("heavy", o.heavy, o.work, o.reps);
-  // The clones the engine makes (sharing, where the kernel allows), then, for comparison, each
-  // with its own copy.
+  // The clones the engine makes (sharing where the kernel allows, in spare VMM processes), then,
+  // for comparison, in processes spawned for them, and each with its own copy.
   std::vector<ClonesResult> clones;
   std::string heavy_snapshot = (fs::path(o.work) / "snapshot-heavy").string();
   if (o.concurrent > 0) {
-    if (memory::SharedImage::supported())
-      clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, true, quiet_options()));
-    clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, false, quiet_options()));
+    bool share = memory::SharedImage::supported();
+    clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, share, true, quiet_options()));
+    clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, share, false, quiet_options()));
+    if (share) clones.push_back(measure_clones(heavy_snapshot, o.concurrent, o.reps, false, false, quiet_options()));
   }
   auto by_memory = measure_by_memory(o);
 

@@ -35,6 +35,7 @@ struct ServeArgs {
   unsigned init_timeout_s = 10;
   unsigned restore_timeout_s = 10;
   int snapshot_zstd_level = EngineOptions{}.snapshot_zstd_level;
+  unsigned spare_vmm_processes = EngineOptions{}.spare_vmm_processes;
   NetworkOptions network;
 };
 
@@ -93,6 +94,7 @@ int run_serve(const ServeArgs& a) {
   options.network = a.network;
   options.restore_timeout = std::chrono::seconds(a.restore_timeout_s);
   options.snapshot_zstd_level = a.snapshot_zstd_level;
+  options.spare_vmm_processes = a.spare_vmm_processes;
   Engine engine(options);
   api::BlockingPool pool(a.max_threads);
   api::ApiOptions api_options;
@@ -181,6 +183,11 @@ Command add_serve_command(CLI::App& app) {
                   "at this level, in the background (0: never; 15 stores it about a third smaller than lz4)")
       ->capture_default_str()
       ->check(CLI::Range(0, 19));
+  sub->add_option("--spare-vmm-processes", a->spare_vmm_processes,
+                  "VMM processes kept started and idle, so that a new sandbox does not wait for one to start "
+                  "(0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   sub->add_option("--sandbox-network", a->network.host_range,
                   "the host range whose /30s are the uplinks of sandboxes with a network (functions with "
                   "destinations, VpcConfig.SubnetIds); it must not overlap this host's own networks")

@@ -102,6 +102,14 @@ Engine::Impl::Impl(EngineOptions o)
            std::any_of(r.versions.begin(), r.versions.end(), [](const auto& v) { return has_network(v.second); });
   };
   if (options.build_workers > 0 && std::any_of(records.begin(), records.end(), with_network)) network_pool();
+  // Before any thread starts: nothing here may throw once one runs.
+  if (options.build_workers > 0 && options.spare_vmm_processes > 0) {
+    try {
+      spares = std::make_unique<engine::VmmSpares>(builder.paths().vmm(), options.spare_vmm_processes);
+    } catch (const std::exception& e) {  // no thaw-vmm: every sandbox's start says so
+      spdlog::debug("engine: no spare VMM processes: {}", e.what());
+    }
+  }
   for (unsigned i = 0; i < options.build_workers; ++i) workers.emplace_back([this] { worker_loop(); });
   if (options.build_workers > 0) provisioner = std::thread([this] { provision_loop(); });
   spdlog::debug("engine: {} function(s) in {}", records.size(), data.string());

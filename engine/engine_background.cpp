@@ -67,11 +67,13 @@ void Engine::Impl::run_repack(const std::string& snapshot_dir) {
     ro.stop = &stop_repack;
     ro.shared_packs = packs_in_use(snapshot_dir);  // what other snapshots share stays shared
     auto st = snapshot::repack_page_store(snapshot_dir, *working_set, ro);
-    if (st.repacked)
-      spdlog::info("snapshot {}: re-encoded around its working set in {:.1f} s: {} chunks lz4, {} zstd, {} left "
-                   "shared; {:.1f} MiB -> {:.1f} MiB",
-                   snapshot_dir, st.seconds, st.hot_chunks, st.cold_chunks, st.kept_chunks,
-                   double(st.bytes_before) / (1 << 20), double(st.bytes_after) / (1 << 20));
+    if (!st.repacked) return;
+    spdlog::info("snapshot {}: re-encoded around its working set in {:.1f} s: {} chunks lz4, {} zstd, {} left "
+                 "shared; {:.1f} MiB -> {:.1f} MiB",
+                 snapshot_dir, st.seconds, st.hot_chunks, st.cold_chunks, st.kept_chunks,
+                 double(st.bytes_before) / (1 << 20), double(st.bytes_after) / (1 << 20));
+    std::lock_guard lock(mu);
+    packs_gc_pending = true;  // its old packs may now be unreferenced
   } catch (const std::exception& e) {
     // The snapshot stays as it was, lz4 throughout, and restores as before.
     if (stop_repack)
@@ -79,8 +81,6 @@ void Engine::Impl::run_repack(const std::string& snapshot_dir) {
     else
       spdlog::warn("snapshot {}: re-encoding around its working set failed: {}", snapshot_dir, e.what());
   }
-  std::lock_guard lock(mu);
-  packs_gc_pending = true;  // its old packs may now be unreferenced
 }
 
 namespace {

@@ -71,6 +71,7 @@ struct Engine::Impl {
   engine::ProvisionedConfigs provisioned;  // before pool: provisioned sandboxes report to it when gone
   engine::SandboxPool pool;
   engine::SharedImages shared_images;  // one decoded copy of each snapshot, for all its clones
+  std::unique_ptr<engine::VmmSpares> spares;  // null in an engine without build workers
   // Sandbox networks, made ahead once a function with a network needs one (engine_network.cpp).
   engine::net::HostRange network_range;
   std::mutex networks_mu;

@@ -117,6 +117,7 @@ engine::VmmLaunch Engine::Impl::launch(const VersionRecord& v) {
   l.executable = builder.paths().vmm();
   if (cgroups) l.cgroup = cgroups->create(engine::lambda_limits(v.settings.memory_mb, cpu_scale));
   if (has_network(v)) l.network = network_for(v);
+  l.spares = spares.get();
   return l;
 }
 
@@ -170,6 +171,13 @@ std::unique_ptr<engine::PooledSandbox> Engine::Impl::start_sandbox(const std::st
   o.initialization_type = initialization_type;
   o.log = [route = leased->log](std::string_view line) { route->emit(line); };
   leased->log->begin_invocation(id);
+  // A spare VMM process this start takes is replaced once the start is over, off its critical path.
+  struct Replenish {
+    engine::VmmSpares* spares;
+    ~Replenish() {
+      if (spares) spares->replenish();
+    }
+  } replenish{spares.get()};
   try {
     if (!v.snapshot.empty()) {
       auto l = launch(v);

@@ -94,6 +94,10 @@ struct SandboxOptions {
   // (KVM_PRE_FAULT_MEMORY, Linux 6.11+), so the resumed guest takes no exits for it; skipped
   // where the host kernel lacks it. Measured with `thaw bench coldstart` (with and without).
   bool stage2_prefault = true;
+  // A clone that maps a snapshot's shared copy: copy the pages the first such clone wrote
+  // (written_pages.bin) into its own memory before resume, rather than one copy-on-write
+  // fault at a time inside the first invocation (memory/private_writes.h).
+  bool copy_written_pages = true;
   hooks::HostHookOptions hooks;  // hooks.skip_entropy is a debug option (see host_hooks.h)
   // Restore plus the runtime's after-restore hooks (Lambda gives them 10 s).
   std::chrono::milliseconds restore_budget{10'000};
@@ -221,6 +225,7 @@ class Sandbox {
   std::optional<memory::GuestMemory> memory_;
   std::unique_ptr<memory::LazyLoader> loader_;
   bool recording_working_set_ = false;
+  bool recording_written_pages_ = false;  // the first clone to map the shared copy
   double restore_ms_ = 0, restore_hooks_ms_ = 0;
   std::vector<RestorePhase> restore_phases_;
   std::string kernel_random_;

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "base/error.h"
-#include "engine/fork_thread.h"
+#include "base/fd_passing.h"
 #include "engine/sandbox_internal.h"
 #include "engine/vmm_protocol.h"
 
@@ -73,54 +73,36 @@ void SandboxProcess::spawn(VmmLaunch launch) {
     shared_image_ = std::move(launch.shared_image);
     options_.shared_image = shared_image_->fds();
   }
-  int procs = cgroup_ ? cgroup_->procs_fd() : -1;
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "VMM process");
-  UniqueFd mine(sv[0]), theirs(sv[1]);
-  // Where each descriptor the VMM process starts with is now (-1: it has none there).
-  const int inherited[] = {theirs.get(), network_ ? network_->tap_fd() : -1,
-                           shared_image_ ? shared_image_->data_fd() : -1, shared_image_ ? shared_image_->index_fd() : -1};
-  static_assert(vp::kTapFd == vp::kSocketFd + 1 && vp::kImageDataFd == vp::kSocketFd + 2 &&
-                vp::kImageIndexFd == vp::kSocketFd + 3);
-  std::string level(spdlog::level::to_string_view(spdlog::get_level()).data(),
-                    spdlog::level::to_string_view(spdlog::get_level()).size());
-  std::string exe = launch.executable;
-  const char* argv[] = {exe.c_str(), "--log-level", level.c_str(), nullptr};
-  pid_t parent = ::getpid();
-  spawned_at_ = std::chrono::steady_clock::now();
-  pid_t pid = fork_on_spawner_thread([&] {
-    // Only async-signal-safe calls until exec: this process has the engine's threads' memory.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    if (procs >= 0 && ::write(procs, "0", 1) != 1) {  // into its cgroup before it runs any of its own code
-      const char msg[] = "thaw: cannot move the VMM process into its cgroup\n";
-      (void)!::write(2, msg, sizeof msg - 1);
-      ::_exit(127);
-    }
-    // Each descriptor to its number from kSocketFd on (dup2 clears FD_CLOEXEC there), by way
-    // of fds above them all, so that none overwrites another where it already is.
-    int high[4];
-    for (int i = 0; i < 4; ++i) {
-      high[i] = inherited[i] >= 0 ? ::fcntl(inherited[i], F_DUPFD, 10) : -1;
-      if (inherited[i] >= 0 && high[i] < 0) ::_exit(127);
-    }
-    for (int i = 0; i < 4; ++i) {
-      if (high[i] >= 0 && ::dup2(high[i], vp::kSocketFd + i) < 0) ::_exit(127);
-      if (high[i] < 0) ::close(vp::kSocketFd + i);
-    }
-    // Nothing of the engine's but stdio and those.
-    ::close_range(vp::kImageIndexFd + 1, ~0U, 0);
-    ::execv(argv[0], const_cast<char* const*>(argv));
-    const char msg[] = "thaw: cannot exec the VMM process\n";
-    (void)!::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  });
-  pid_ = pid;
-  // A pidfd, so that a signal from another thread (kill()) can never reach a recycled pid.
-  pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd_) spdlog::warn("pidfd_open of VMM process {}: {}", pid, std::strerror(errno));
-  control_ = std::move(mine);
+  const std::array<int, 3> fds = {network_ ? network_->tap_fd() : -1, shared_image_ ? shared_image_->data_fd() : -1,
+                                  shared_image_ ? shared_image_->index_fd() : -1};
+  std::optional<VmmChild> child;
+  if (launch.spares) child = launch.spares->take();
+  if (child && adopt(*child)) {
+    static_assert(vp::kImageDataFd == vp::kTapFd + 1 && vp::kImageIndexFd == vp::kTapFd + 2);
+    for (int i = 0; i < 3; ++i)
+      if (fds[i] >= 0) {
+        passed_fds_.push_back(fds[i]);
+        passed_targets_.push_back(vp::kTapFd + i);
+      }
+    child->spawned_at = std::chrono::steady_clock::now();  // the vmm_process phase: this start only
+  } else {
+    if (child) kill_vmm_child(*child);
+    child = spawn_vmm_child(launch.executable, cgroup_ ? cgroup_->procs_fd() : -1, fds);
+  }
+  pid_ = child->pid;
+  spawned_at_ = child->spawned_at;
+  pidfd_ = std::move(child->pidfd);
+  control_ = std::move(child->control);
   reader_ = std::thread([this] { read_loop(); });
+}
+
+bool SandboxProcess::adopt(VmmChild& spare) {
+  if (!cgroup_) return true;
+  std::string pid = std::to_string(spare.pid);
+  if (::write(cgroup_->procs_fd(), pid.data(), pid.size()) == static_cast<ssize_t>(pid.size())) return true;
+  spdlog::warn("cannot move spare VMM process {} into {}: {}; starting a new one", spare.pid, cgroup_->path(),
+               std::strerror(errno));
+  return false;
 }
 
 void SandboxProcess::read_loop() {
@@ -158,7 +140,8 @@ void SandboxProcess::read_loop() {
   cv_.notify_all();
 }
 
-std::optional<channel::Message> SandboxProcess::call(const channel::Message& request, milliseconds deadline) {
+std::optional<channel::Message> SandboxProcess::call(const channel::Message& request, milliseconds deadline,
+                                                    std::span<const int> fds) {
   {
     std::lock_guard lock(mu_);
     if (ended_) return std::nullopt;
@@ -166,7 +149,9 @@ std::optional<channel::Message> SandboxProcess::call(const channel::Message& req
   std::string wire = channel::encode(request);
   size_t done = 0;
   while (done < wire.size()) {
-    ssize_t n = ::send(control_.get(), wire.data() + done, wire.size() - done, MSG_NOSIGNAL);
+    const std::string_view rest = std::string_view(wire).substr(done);
+    ssize_t n = done == 0 && !fds.empty() ? send_with_fds(control_.get(), rest, fds)
+                                          : ::send(control_.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return std::nullopt;  // the process is gone; the reader sees it too
     done += size_t(n);
@@ -187,7 +172,8 @@ std::optional<channel::Message> SandboxProcess::call(const channel::Message& req
 }
 
 void SandboxProcess::start(channel::Message request, milliseconds deadline) {
-  auto m = call(request, deadline + kGrace);
+  if (!passed_targets_.empty()) request.meta["passed_fds"] = passed_targets_;
+  auto m = call(request, deadline + kGrace, passed_fds_);
   if (m && vp::op_of(*m) == vp::Op::kStarted) {
     std::chrono::steady_clock::time_point received;
     try {

@@ -15,26 +15,32 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "engine/net/sandbox_network.h"
 #include "engine/sandbox.h"
 #include "channel/frame.h"
 #include "engine/vmm_cgroup.h"
+#include "engine/vmm_child.h"
+#include "engine/vmm_spares.h"
 
 namespace thaw::engine {
 
 // How a VMM process is started: its executable, the cgroup it runs in (null: the engine's),
-// the network its sandbox's card plugs into (null: no card), and for a restore the snapshot's
-// shared image (null: the clone decodes its own pages). The sandbox keeps the network and the
-// image until its process is gone; with a network, SandboxOptions::network must be set too (its
-// rate limit; the TAP is the network's).
+// the network its sandbox's card plugs into (null: no card), for a restore the snapshot's
+// shared image (null: the clone decodes its own pages), and where to take an idle, already
+// started process from (null, or none ready: a new one is spawned). The sandbox keeps the
+// network and the image until its process is gone; with a network, SandboxOptions::network
+// must be set too (its rate limit; the TAP is the network's).
 struct VmmLaunch {
   std::string executable;
   std::unique_ptr<SandboxCgroup> cgroup;
   std::unique_ptr<net::SandboxNetwork> network;
   std::shared_ptr<memory::SharedImage> shared_image;
+  VmmSpares* spares = nullptr;
 };
 
 class SandboxProcess {
@@ -67,10 +73,13 @@ class SandboxProcess {
  private:
   SandboxProcess(SandboxOptions options);
   void spawn(VmmLaunch launch);
+  // A spare process (VmmSpares) into this sandbox's cgroup; false if it cannot be moved.
+  bool adopt(VmmChild& spare);
   void start(channel::Message request, std::chrono::milliseconds deadline);
   // Sends a request and waits for its answer; nullopt when the process ended or the deadline
-  // passed (the process is killed then).
-  std::optional<channel::Message> call(const channel::Message& request, std::chrono::milliseconds deadline);
+  // passed (the process is killed then). `fds` travel with the request's first byte (SCM_RIGHTS).
+  std::optional<channel::Message> call(const channel::Message& request, std::chrono::milliseconds deadline,
+                                       std::span<const int> fds = {});
   void read_loop();
   void kill_process();
   // Why the process is gone ("killed by signal 9"), once it is.
@@ -80,6 +89,9 @@ class SandboxProcess {
   std::unique_ptr<net::SandboxNetwork> network_;  // likewise
   std::shared_ptr<memory::SharedImage> shared_image_;
   SandboxOptions options_;
+  // For an adopted spare: the descriptors its first request carries, and the numbers each
+  // takes in the process (a spawned process inherits them at those numbers instead).
+  std::vector<int> passed_fds_, passed_targets_;
   pid_t pid_ = -1;
   // From the spawn to the process's first request read: a restore's vmm_process phase.
   std::chrono::steady_clock::time_point spawned_at_;

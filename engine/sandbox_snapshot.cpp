@@ -10,6 +10,7 @@
 #include "engine/sandbox_internal.h"
 #include "engine/vmm/machine_state.h"
 #include "engine/vmm/vm.h"
+#include "memory/private_writes.h"
 #include "snapshot/page_store_reader.h"
 #include "snapshot/page_store_writer.h"
 #include "snapshot/state_blob.h"
@@ -127,6 +128,16 @@ void Sandbox::resume_from(const std::string& snapshot_dir, PhaseClock& phases) {
         memory::SharedImage::attach(*options_.shared_image, pages_->page_count(), pages_->pages_per_chunk()));
     lo.shared_image = &*shared_image_;
   }
+  std::optional<snapshot::GuestRanges> written;
+  if (shared_image_) {
+    try {
+      written = snapshot::load_written_ranges(snapshot_dir);
+      recording_written_pages_ = !written;
+    } catch (const Error& e) {  // only a speed-up: its pages copy on write as before
+      spdlog::warn("ignoring the written pages of {}: {}", snapshot_dir, e.what());
+    }
+    if (!options_.copy_written_pages) written.reset();
+  }
   lo.record_working_set = recording_working_set_;
   lo.failed_pages = memory::LazyLoaderOptions::FailedPages::kZeroFill;
   lo.on_failure = [this](const memory::LoadFailure& f) {
@@ -153,6 +164,12 @@ void Sandbox::resume_from(const std::string& snapshot_dir, PhaseClock& phases) {
   if (options_.working_set_before_resume && working_set && !working_set->empty()) {
     loader_->wait_prefetch_working_set();
     phases.mark("working_set");
+    if (written && !written->empty()) {
+      // Before the pre-fault: stage 2 then maps the copies, not the shared pages they replace.
+      uint64_t bytes = memory::copy_before_write(*memory_, *written);
+      spdlog::debug("restore: {} KiB the first clone wrote copied before resume", bytes >> 10);
+      phases.mark("copy_written_pages");
+    }
     if (options_.stage2_prefault && vm_->can_pre_fault()) {
       // Only a speed-up: a guest whose pages KVM would not map now faults them in as it runs.
       try {
@@ -247,6 +264,19 @@ void Sandbox::finish_first_invocation() {
       spdlog::info("working set of {}: {} chunks recorded for the next restores", snapshot_dir_, chunks.size());
     } catch (const std::exception& e) {
       spdlog::warn("could not save the working set of {}: {}", snapshot_dir_, e.what());
+    }
+  }
+  if (recording_written_pages_) {
+    recording_written_pages_ = false;
+    try {
+      auto ranges = memory::privately_written_ranges(*memory_);
+      snapshot::save_written_ranges(snapshot_dir_, ranges);
+      uint64_t bytes = 0;
+      for (const auto& r : ranges) bytes += r.second;
+      spdlog::info("written pages of {}: {} KiB in {} ranges recorded for the next clones", snapshot_dir_, bytes >> 10,
+                   ranges.size());
+    } catch (const std::exception& e) {
+      spdlog::warn("could not record the written pages of {}: {}", snapshot_dir_, e.what());
     }
   }
   auto st = loader_->stats();

@@ -1,13 +1,17 @@
 // thaw-vmm: one sandbox's microVM in a process of its own, spawned by the engine
 // (engine/sandbox_process.h) and driven over the socketpair it inherits as fd 3 (and its
-// sandbox's TAP as fd 4, when the sandbox has a network card):
-//   thaw-vmm [--log-level LEVEL]
+// sandbox's TAP as fd 4, when the sandbox has a network card, its shared image as 5 and 6):
+//   thaw-vmm [--log-level LEVEL] [--spare]
+// A spare, started before its sandbox was known (engine/vmm_spares.h), has only fd 3: its first
+// request brings the others (SCM_RIGHTS) and lists the numbers they take (passed_fds); it says
+// kReady once it serves, so that the engine hands out only a process that has finished starting.
 // It holds nothing of the engine but what one sandbox needs (its image or snapshot directory,
 // the chunk store it reads), opens everything it uses while it starts the sandbox, and ends
 // when the engine says so, when its socket closes, or when the engine dies (PR_SET_PDEATHSIG,
 // armed by a fork on the engine's spawner thread, engine/fork_thread.h), so a crash or a hang
 // here takes down this sandbox only. It runs in a cgroup of its own from its first instruction
 // (engine/vmm_cgroup.h: the child joins it before exec).
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -19,8 +23,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
+#include "base/fd_passing.h"
+#include "base/unique_fd.h"
 #include "base/log.h"
 #include "engine/sandbox.h"
 #include "engine/vmm_protocol.h"
@@ -52,10 +59,12 @@ class ControlLink {
 
 class VmmProcess {
  public:
-  // Handles one request; false once the process should end.
-  bool handle(const channel::Message& m) {
+  // Handles one request; false once the process should end. `fds`: the descriptors received
+  // so far and not yet claimed.
+  bool handle(const channel::Message& m, std::vector<UniqueFd>& fds) {
     const int64_t received_ns = std::chrono::steady_clock::now().time_since_epoch().count();
     try {
+      if (m.meta.contains("passed_fds")) install_passed_fds(m.meta.at("passed_fds"), fds);
       switch (vp::op_of(m)) {
         case vp::Op::kColdStart:
           sandbox_ = Sandbox::cold_start(m.meta.at("image_dir").get<std::string>(), options(m.meta.at("options")));
@@ -93,7 +102,28 @@ class VmmProcess {
     return true;
   }
 
+ void ready() { link_.send(vp::message(vp::Op::kReady)); }
+
  private:
+  // Puts the descriptors that came with the request at the numbers it lists, by way of numbers
+  // above them all, so that none overwrites another where it already is.
+  static void install_passed_fds(const nlohmann::json& targets, std::vector<UniqueFd>& fds) {
+    if (!targets.is_array() || targets.size() > fds.size())
+      throw channel::ProtocolError("passed_fds lists " + std::to_string(targets.size()) + " descriptors, " +
+                                   std::to_string(fds.size()) + " came");
+    std::vector<UniqueFd> high;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      int target = targets[i].is_number_integer() ? targets[i].get<int>() : -1;
+      if (target != vp::kTapFd && target != vp::kImageDataFd && target != vp::kImageIndexFd)
+        throw channel::ProtocolError("passed_fds: " + targets[i].dump() + " is not a descriptor this process takes");
+      high.emplace_back(::fcntl(fds[i].get(), F_DUPFD_CLOEXEC, 10));
+      if (!high.back()) throw_errno("fcntl(F_DUPFD_CLOEXEC)", "passed descriptor");
+    }
+    fds.erase(fds.begin(), fds.begin() + static_cast<std::ptrdiff_t>(targets.size()));
+    for (size_t i = 0; i < targets.size(); ++i)
+      if (::dup2(high[i].get(), targets[i].get<int>()) < 0) throw_errno("dup2", "passed descriptor");
+  }
+
   SandboxOptions options(const nlohmann::json& j) {
     auto o = vp::decode_options(j);
     o.log = [this](std::string_view line) { link_.send(vp::message(vp::Op::kLog, {}, std::string(line))); };
@@ -111,17 +141,19 @@ class VmmProcess {
   std::unique_ptr<Sandbox> sandbox_;
 };
 
-int serve() {
+int serve(bool spare) {
   VmmProcess vmm;
+  if (spare) vmm.ready();
   auto decoder = vp::decoder();
   char buf[1 << 16];
+  std::vector<UniqueFd> fds;
   for (;;) {
-    ssize_t n = ::read(kControlFd, buf, sizeof buf);
+    ssize_t n = recv_with_fds(kControlFd, buf, fds);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return 0;  // the engine closed its end
     decoder.feed(std::string_view(buf, size_t(n)));
     while (auto m = decoder.next())
-      if (!vmm.handle(*m)) return 0;
+      if (!vmm.handle(*m, fds)) return 0;
   }
 }
 
@@ -130,14 +162,17 @@ int serve() {
 
 int main(int argc, char** argv) {
   std::string level = "warn";
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--log-level") == 0) level = argv[i + 1];
+  bool spare = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) level = argv[++i];
+    if (std::strcmp(argv[i], "--spare") == 0) spare = true;
+  }
   // The engine's death ends this process too (set again here: the engine sets it in the child
   // before exec, and exec keeps it for a binary that gains no privileges).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   try {
     thaw::init_logging(level);
-    return thaw::engine::serve();
+    return thaw::engine::serve(spare);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "thaw-vmm: %s\n", e.what());
     return 1;

@@ -63,6 +63,7 @@ json encode_options(const SandboxOptions& o) {
           {"background_load", o.background_load},
           {"working_set_before_resume", o.working_set_before_resume},
           {"stage2_prefault", o.stage2_prefault},
+          {"copy_written_pages", o.copy_written_pages},
           {"shared_image", o.shared_image.has_value()},
           {"skip_entropy", o.hooks.skip_entropy},
           {"skip_vm_generation_id", o.hooks.skip_vm_generation_id},
@@ -89,6 +90,7 @@ SandboxOptions decode_options(const json& j) {
   o.background_load = need<bool>(j, "background_load");
   o.working_set_before_resume = need<bool>(j, "working_set_before_resume");
   o.stage2_prefault = need<bool>(j, "stage2_prefault");
+  o.copy_written_pages = need<bool>(j, "copy_written_pages");
   if (need<bool>(j, "shared_image")) o.shared_image = memory::SharedImageFds{kImageDataFd, kImageIndexFd};
   o.hooks.skip_entropy = need<bool>(j, "skip_entropy");
   o.hooks.skip_vm_generation_id = need<bool>(j, "skip_vm_generation_id");

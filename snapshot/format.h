@@ -22,6 +22,7 @@ inline constexpr uint32_t kMaxPagesPerChunk = 1024;  // 4 MiB chunks at most
 inline constexpr std::string_view kManifestName = "manifest.json";
 inline constexpr std::string_view kPageIndexName = "pages.idx";
 inline constexpr std::string_view kWorkingSetName = "working_set.bin";
+inline constexpr std::string_view kWrittenPagesName = "written_pages.bin";
 inline constexpr std::string_view kDefaultStoreName = "store";  // chunk store when none is shared
 inline constexpr std::string_view kPackDirName = "packs";       // inside a chunk store
 
@@ -29,6 +30,7 @@ inline constexpr char kPageIndexMagic[8] = {'T', 'H', 'A', 'W', 'P', 'I', 'D', '
 inline constexpr char kPackMagic[8] = {'T', 'H', 'A', 'W', 'P', 'A', 'C', 'K'};
 inline constexpr char kPackIndexMagic[8] = {'T', 'H', 'A', 'W', 'P', 'K', 'I', 'X'};
 inline constexpr char kWorkingSetMagic[8] = {'T', 'H', 'A', 'W', 'W', 'S', 'E', 'T'};
+inline constexpr char kWrittenPagesMagic[8] = {'T', 'H', 'A', 'W', 'W', 'R', 'I', 'T'};
 inline constexpr char kStateBlobMagic[8] = {'T', 'H', 'A', 'W', 'S', 'T', 'A', 'T'};
 
 // Version of each binary file kind (major refuses, minor tolerated), in its header.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/worker_threads.h"
 #include "snapshot/chunk_codec.h"
 
 namespace thaw::snapshot {
@@ -260,69 +261,54 @@ void PageStoreReader::read_all(std::span<std::byte> out, unsigned queue_depth) {
   const uint32_t ppc = pages_per_chunk();
   std::atomic<uint64_t> next{0};
   std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-
   auto worker = [&] {
-    try {
-      // Slots (one stored-chunk buffer each) are declared before the ring: reads in flight
-      // into them are drained by the ring's destructor first.
-      // At most ~8 MiB of stored bytes in flight per thread, whatever the chunk size.
-      const unsigned slots_wanted = std::max<unsigned>(
-          4, static_cast<unsigned>((8u << 20) / std::max<uint32_t>(1, max_stored_bytes_)));
-      const unsigned slots = std::min(queue_depth, slots_wanted);
-      auto buffers_owner = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(slots) * max_stored_bytes_);
-      std::span<std::byte> buffers(buffers_owner.get(), static_cast<size_t>(slots) * max_stored_bytes_);
-      std::vector<uint64_t> slot_chunk(slots);
-      std::vector<unsigned> free_slots(slots);
-      for (unsigned i = 0; i < slots; ++i) free_slots[i] = slots - 1 - i;
-      memory::IoUringReader ring(slots);
-      auto done = [&](uint64_t slot, int res) {
-        free_slots.push_back(static_cast<unsigned>(slot));
-        uint64_t c = slot_chunk[slot];
-        if (res < 0) throw_error_number(-res, "io_uring read", pack_paths_[records_[c].pack].string());
-        auto stored = buffers.subspan(slot * max_stored_bytes_, static_cast<size_t>(res));
-        try {
-          decode_chunk(c, stored, out.subspan(c * ppc * kPageSize, chunk_bytes(c)));
-        } catch (const memory::PageSourceError& e) {
-          throw Error(e.what());
-        }
-      };
-      bool more = true;
-      while (!failed.load(std::memory_order_relaxed)) {
-        while (more && !free_slots.empty()) {
-          uint64_t c = next.fetch_add(1, std::memory_order_relaxed);
-          if (c >= chunks) {
-            more = false;
-            break;
-          }
-          const ChunkRecord& rec = records_[c];
-          if (rec.encoding == kEncodingNone) {
-            std::memset(out.data() + c * ppc * kPageSize, 0, chunk_bytes(c));
-            continue;
-          }
-          unsigned slot = free_slots.back();
-          free_slots.pop_back();
-          slot_chunk[slot] = c;
-          ring.queue(pack_fds_[rec.pack].get(), rec.offset,
-                     buffers.subspan(slot * max_stored_bytes_, rec.stored_bytes), slot);
-        }
-        if (ring.in_flight() == 0) break;
-        ring.reap(done, 1);
+    // Slots (one stored-chunk buffer each) are declared before the ring: reads in flight
+    // into them are drained by the ring's destructor first.
+    // At most ~8 MiB of stored bytes in flight per thread, whatever the chunk size.
+    const unsigned slots_wanted = std::max<unsigned>(
+        4, static_cast<unsigned>((8u << 20) / std::max<uint32_t>(1, max_stored_bytes_)));
+    const unsigned slots = std::min(queue_depth, slots_wanted);
+    auto buffers_owner = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(slots) * max_stored_bytes_);
+    std::span<std::byte> buffers(buffers_owner.get(), static_cast<size_t>(slots) * max_stored_bytes_);
+    std::vector<uint64_t> slot_chunk(slots);
+    std::vector<unsigned> free_slots(slots);
+    for (unsigned i = 0; i < slots; ++i) free_slots[i] = slots - 1 - i;
+    memory::IoUringReader ring(slots);
+    auto done = [&](uint64_t slot, int res) {
+      free_slots.push_back(static_cast<unsigned>(slot));
+      uint64_t c = slot_chunk[slot];
+      if (res < 0) throw_error_number(-res, "io_uring read", pack_paths_[records_[c].pack].string());
+      auto stored = buffers.subspan(slot * max_stored_bytes_, static_cast<size_t>(res));
+      try {
+        decode_chunk(c, stored, out.subspan(c * ppc * kPageSize, chunk_bytes(c)));
+      } catch (const memory::PageSourceError& e) {
+        throw Error(e.what());
       }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
+    };
+    bool more = true;
+    while (!failed.load(std::memory_order_relaxed)) {
+      while (more && !free_slots.empty()) {
+        uint64_t c = next.fetch_add(1, std::memory_order_relaxed);
+        if (c >= chunks) {
+          more = false;
+          break;
+        }
+        const ChunkRecord& rec = records_[c];
+        if (rec.encoding == kEncodingNone) {
+          std::memset(out.data() + c * ppc * kPageSize, 0, chunk_bytes(c));
+          continue;
+        }
+        unsigned slot = free_slots.back();
+        free_slots.pop_back();
+        slot_chunk[slot] = c;
+        ring.queue(pack_fds_[rec.pack].get(), rec.offset,
+                   buffers.subspan(slot * max_stored_bytes_, rec.stored_bytes), slot);
+      }
+      if (ring.in_flight() == 0) break;
+      ring.reap(done, 1);
     }
   };
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  {
-    std::vector<std::jthread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-  }
-  if (error) std::rethrow_exception(error);
+  run_on_threads(std::max(1u, std::thread::hardware_concurrency()), failed, worker);
 }
 
 }  // namespace thaw::snapshot

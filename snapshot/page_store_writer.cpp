@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "base/error.h"
+#include "base/worker_threads.h"
 #include "snapshot/chunk_store.h"
 #include "snapshot/file_io.h"
 #include "snapshot/format.h"
@@ -249,24 +250,7 @@ WriteStats write_page_store(const fs::path& snapshot_dir, std::span<const GuestR
 
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<uint64_t>(threads, std::max<uint64_t>(1, chunk_count / kChunksPerGrab)));
-  {
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto body = [&] {
-      try {
-        ChunkWorker(job).run();
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        job.failed = true;
-      }
-    };
-    std::vector<std::jthread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(body);
-    body();
-    pool.clear();
-    if (error) std::rethrow_exception(error);
-  }
+  run_on_threads(threads, job.failed, [&] { ChunkWorker(job).run(); });
 
   // Resolve reused objects, collect the new pack's entries and the snapshot's pack list.
   Manifest m;

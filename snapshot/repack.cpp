@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/worker_threads.h"
 #include "snapshot/chunk_codec.h"
 #include "snapshot/chunk_store.h"
 #include "snapshot/file_io.h"
@@ -70,19 +71,25 @@ class ObjectReader {
   explicit ObjectReader(const PageStoreReader& r)
       : r_(r), stored_(max_stored(r)), chunk_(static_cast<size_t>(r.pages_per_chunk()) * kPageSize) {}
 
-  std::span<const std::byte> raw(uint64_t c) {
+  // The chunk's object as stored (its encoding is the chunk's record's), not verified.
+  std::span<const std::byte> stored(uint64_t c) {
     auto extent = r_.chunk_extent(c);
     if (!extent) throw Error("chunk " + std::to_string(c) + " has no object");
-    std::span<std::byte> stored(stored_.data(), extent->length);
+    std::span<std::byte> bytes(stored_.data(), extent->length);
     size_t done = 0;
-    while (done < stored.size()) {
-      ssize_t n = ::pread(extent->fd, stored.data() + done, stored.size() - done,
+    while (done < bytes.size()) {
+      ssize_t n = ::pread(extent->fd, bytes.data() + done, bytes.size() - done,
                           static_cast<off_t>(extent->offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("pread", "chunk " + std::to_string(c));
       if (n == 0) throw Error("chunk " + std::to_string(c) + ": its pack ends early");
       done += static_cast<size_t>(n);
     }
+    return bytes;
+  }
+
+  std::span<const std::byte> raw(uint64_t c) {
+    auto stored = this->stored(c);
     uint64_t first = c * r_.pages_per_chunk();
     size_t pages = static_cast<size_t>(std::min<uint64_t>(r_.pages_per_chunk(), r_.page_count() - first));
     std::span<std::byte> out(chunk_.data(), pages * kPageSize);
@@ -131,37 +138,32 @@ void encode_into(const PageStoreReader& r, std::span<const uint64_t> list, Codec
                  std::vector<ChunkRecord>& records) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto body = [&] {
-    try {
-      ObjectReader reader(r);
-      ChunkEncoder encoder(1, options.zstd_level, dictionary);
-      std::vector<std::byte> out(ChunkEncoder::bound(static_cast<size_t>(r.pages_per_chunk()) * kPageSize));
-      for (size_t i; !failed && (i = next.fetch_add(1)) < list.size();) {
-        if (options.stop && options.stop->load()) throw Error("repack stopped");
-        uint64_t c = list[i];
-        Encoded e = encoder.encode(codec, reader.raw(c), out);
-        std::span<const std::byte> stored(out.data(), e.bytes);
-        ChunkRecord& rec = records[c];
-        rec.offset = pack.reserve(e.bytes);
-        pack.write_at(rec.offset, stored);
-        rec.stored_bytes = static_cast<uint32_t>(e.bytes);
-        rec.encoding = e.encoding;
-        rec.checksum = hash64(stored);
-        rec.pack = 0;
+  run_on_threads(threads, failed, [&] {
+    ObjectReader reader(r);
+    ChunkEncoder encoder(1, options.zstd_level, dictionary);
+    std::vector<std::byte> out(ChunkEncoder::bound(static_cast<size_t>(r.pages_per_chunk()) * kPageSize));
+    for (size_t i; !failed && (i = next.fetch_add(1)) < list.size();) {
+      if (options.stop && options.stop->load()) throw Error("repack stopped");
+      uint64_t c = list[i];
+      ChunkRecord& rec = records[c];
+      std::span<const std::byte> stored;
+      Encoded e;
+      if (codec == Codec::kLz4 && (rec.encoding == kEncodingLz4 || rec.encoding == kEncodingRaw)) {
+        stored = reader.stored(c);  // already what lz4 would make of it: moved as it is, verified
+        if (hash64(stored) != rec.checksum) throw Error("chunk " + std::to_string(c) + ": checksum mismatch");
+        e = {rec.encoding, stored.size()};
+      } else {
+        e = encoder.encode(codec, reader.raw(c), out);
+        stored = std::span<const std::byte>(out.data(), e.bytes);
       }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
+      rec.offset = pack.reserve(e.bytes);
+      pack.write_at(rec.offset, stored);
+      rec.stored_bytes = static_cast<uint32_t>(e.bytes);
+      rec.encoding = e.encoding;
+      rec.checksum = hash64(stored);
+      rec.pack = 0;
     }
-  };
-  std::vector<std::jthread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(body);
-  body();
-  pool.clear();
-  if (error) std::rethrow_exception(error);
+  });
 }
 
 uint64_t distinct_stored_bytes(const PageStoreReader& r) {

@@ -83,6 +83,10 @@ struct EngineOptions {
   // the rest of memory is stored with zstd at this level and a dictionary trained on it, about
   // a third smaller (thaw's bench page-store: PageStoreRepack). 0: never.
   int snapshot_zstd_level = 15;
+  // VMM processes started ahead of need and left idle until a sandbox takes one, so that a
+  // restore does not wait for a new process to start (its vmm_process phase). One is replaced
+  // after the sandbox that took it has started. 0: every sandbox starts its own.
+  unsigned spare_vmm_processes = 1;
   // INIT's budget for on-demand sandboxes (Lambda's is 10 s); SnapStart's INIT before a
   // snapshot gets max(130 s, the function's timeout), as on Lambda.
   std::chrono::milliseconds init_timeout = std::chrono::seconds(10);

@@ -310,8 +310,16 @@ TEST_F(EngineKvm, ASandboxThatTimedOutOrCrashedIsNeverReused) {
 namespace thaw {
 namespace {
 
-// The VMM processes this process (the engine) spawned, from /proc.
+std::string cgroup_of(const std::string& pid) {
+  std::ifstream f("/proc/" + pid + "/cgroup");
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// The VMM processes this process (the engine) spawned for its sandboxes, from /proc: each runs
+// in a cgroup of its own. Spare VMM processes (EngineOptions::spare_vmm_processes) wait in the
+// engine's cgroup until a sandbox takes one, and are not counted.
 std::vector<pid_t> vmm_children() {
+  const std::string mine = cgroup_of("self");
   std::vector<pid_t> pids;
   for (const auto& e : fs::directory_iterator("/proc")) {
     auto name = e.path().filename().string();
@@ -324,7 +332,7 @@ std::vector<pid_t> vmm_children() {
     char state;
     pid_t ppid = 0;
     rest >> state >> ppid;
-    if (ppid == getpid()) pids.push_back(pid_t(std::stol(name)));
+    if (ppid == getpid() && cgroup_of(name) != mine) pids.push_back(pid_t(std::stol(name)));
   }
   return pids;
 }

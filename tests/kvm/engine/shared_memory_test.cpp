@@ -1,6 +1,8 @@
 // The clones of one snapshot share its decoded pages (memory/shared_image.h): restored at once,
 // each in a VMM process of its own as the engine runs them, they answer correctly and each
 // with its own randomness, and together they hold little more memory than one clone alone.
+// Two of the three run in spare VMM processes (engine/vmm_spares.h), which receive the shared
+// copy's descriptors with their first request instead of inheriting them.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include "base/process_memory.h"
 #include "engine/guest_paths.h"
 #include "engine/sandbox_process.h"
+#include "engine/vmm_spares.h"
 #include "memory/shared_image.h"
 #include "snapshot/page_store_reader.h"
 #include "tests/kvm/engine/test_functions.h"
@@ -24,8 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::unique_ptr<SandboxProcess> restore_clone(const fs::path& snap, std::shared_ptr<memory::SharedImage> image,
-                                              Logs& logs) {
-  return SandboxProcess::restore({find_vmm_executable(""), nullptr, nullptr, std::move(image)}, snap, logs.options());
+                                              Logs& logs, VmmSpares* spares = nullptr) {
+  return SandboxProcess::restore({find_vmm_executable(""), nullptr, nullptr, std::move(image), spares}, snap,
+                                 logs.options());
 }
 
 nlohmann::json answer(SandboxProcess& s) {
@@ -57,10 +61,14 @@ TEST(SharedMemory, ThreeClonesAtOnceAnswerEachForItselfAndShareTheirPages) {
   }
   EXPECT_GT(image->filled_chunks(), 0u);
 
+  VmmSpares spares(find_vmm_executable(""), 2);
+  while (spares.ready() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::vector<std::unique_ptr<SandboxProcess>> clones(3);
   std::vector<std::thread> threads;
-  for (auto& c : clones) threads.emplace_back([&, clone = &c] { *clone = restore_clone(snap, image, logs); });
+  for (auto& c : clones)
+    threads.emplace_back([&, clone = &c] { *clone = restore_clone(snap, image, logs, &spares); });
   for (auto& t : threads) t.join();
+  EXPECT_EQ(spares.ready(), 0u) << "two clones took the spares (and none was replaced)";
   std::set<std::string> urandom, uuids;
   uint64_t pss = 0;
   for (auto& c : clones) {

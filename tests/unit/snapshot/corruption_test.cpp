@@ -226,5 +226,19 @@ TEST(WorkingSet, RoundTripsAndIsOptional) {
   EXPECT_TRUE(load_working_set(tmp.path())->empty());
 }
 
+TEST(WrittenPages, RoundTripAndRefuseRangesThatAreNotWholePages) {
+  TempDir tmp;
+  EXPECT_FALSE(load_written_ranges(tmp.path()).has_value());
+  GuestRanges ranges = {{0x1000, 0x3000}, {0x100000, 0x1000}};
+  save_written_ranges(tmp.path(), ranges);
+  EXPECT_EQ(*load_written_ranges(tmp.path()), ranges);
+  save_written_ranges(tmp.path(), {{0x1000, 0}});
+  EXPECT_THROW(load_written_ranges(tmp.path()), Error);
+  save_written_ranges(tmp.path(), {{0x1234, 0x1000}});
+  EXPECT_THROW(load_written_ranges(tmp.path()), Error);
+  save_written_ranges(tmp.path(), {{~0xfffull, 0x2000}});  // wraps around
+  EXPECT_THROW(load_written_ranges(tmp.path()), Error);
+}
+
 }  // namespace
 }  // namespace thaw::snapshot

@@ -1,0 +1,26 @@
+#pragma once
+// Descriptors sent over a Unix stream socket with bytes (SCM_RIGHTS). On a stream the
+// descriptors travel with the first byte of the send that carried them: a receiver that reads
+// every byte with recv_with_fds gets them no later than that byte.
+#include <sys/types.h>
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "base/unique_fd.h"
+
+namespace thaw {
+
+inline constexpr size_t kMaxPassedFds = 16;
+
+// sendmsg(2) of `bytes` (some of them, as send(2) may) with `fds` (at most kMaxPassedFds)
+// attached. Returns what sendmsg returns (-1 with errno set); never raises SIGPIPE.
+ssize_t send_with_fds(int socket, std::string_view bytes, std::span<const int> fds);
+
+// recvmsg(2) into `buffer`; descriptors that came with these bytes are appended to `fds`
+// (close-on-exec). Returns what recvmsg returns (-1 with errno set). Descriptors beyond
+// kMaxPassedFds in one message are closed by the kernel (MSG_CTRUNC) and reported as EMSGSIZE.
+ssize_t recv_with_fds(int socket, std::span<char> buffer, std::vector<UniqueFd>& fds);
+
+}  // namespace thaw

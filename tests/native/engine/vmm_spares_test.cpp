@@ -1,0 +1,99 @@
+// engine/vmm_spares: idle VMM processes are started ahead, taken once each, replaced on request,
+// and an adopted spare receives its descriptors with its first request.
+#include "engine/vmm_spares.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include "base/error.h"
+#include "base/fd_passing.h"
+#include "engine/guest_paths.h"
+#include "engine/vmm_protocol.h"
+#include "memory/shared_image.h"
+
+namespace thaw::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+void wait_ready(const VmmSpares& spares, size_t n) {
+  while (spares.ready() < n) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+TEST(VmmSpares, StartedAheadTakenOnceEachAndReplacedOnRequest) {
+  VmmSpares spares(find_vmm_executable(""), 2);
+  wait_ready(spares, 2);
+  auto a = spares.take();
+  auto b = spares.take();
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->pid, b->pid);
+  EXPECT_FALSE(spares.take()) << "two spares, two takes";
+  EXPECT_FALSE(vmm_child_ended(*a));
+  spares.replenish();
+  wait_ready(spares, 2);
+  kill_vmm_child(*a);
+  kill_vmm_child(*b);
+}
+
+TEST(VmmSpares, ASpareThatDiedWhileIdleIsNotHandedOut) {
+  VmmSpares spares(find_vmm_executable(""), 1);
+  wait_ready(spares, 1);
+  auto a = spares.take();
+  ASSERT_TRUE(a);
+  pid_t pid = a->pid;
+  // Put it back dead: take() must skip it. (A spare killed from outside, as the OOM killer might.)
+  ::kill(pid, SIGKILL);
+  while (!vmm_child_ended(*a)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(a->pid, -1) << "reaped";
+}
+
+TEST(VmmSpares, ASpareThatCannotStartIsAClearErrorNotAReadySpare) {
+  try {
+    spawn_ready_spare("/nonexistent/thaw-vmm", std::chrono::seconds(60));
+    FAIL() << "a spare that cannot exec was ready";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("did not become ready"), std::string::npos) << e.what();
+  }
+}
+
+// What SandboxProcess sends a spare it adopts: the descriptors ride with the request's first
+// byte and the request lists the numbers they take. The spare answers (the snapshot does not
+// exist) and serves on, holding them there.
+TEST(VmmSpares, ASpareInstallsTheDescriptorsItsFirstRequestBrings) {
+  VmmSpares spares(find_vmm_executable(""), 1);
+  wait_ready(spares, 1);
+  auto child = spares.take();
+  ASSERT_TRUE(child);
+  auto image = memory::SharedImage::create(256, 16, "test-spare-image");
+  auto request = vmm_protocol::message(vmm_protocol::Op::kRestore,
+                                       {{"options", vmm_protocol::encode_options(SandboxOptions{})},
+                                        {"snapshot_dir", "/nonexistent-snapshot"},
+                                        {"passed_fds", {vmm_protocol::kImageDataFd, vmm_protocol::kImageIndexFd}}});
+  std::string wire = channel::encode(request);
+  const int fds[] = {image.data_fd(), image.index_fd()};
+  ASSERT_EQ(send_with_fds(child->control.get(), wire, fds), static_cast<ssize_t>(wire.size()));
+  auto decoder = vmm_protocol::decoder();
+  std::optional<channel::Message> answer;
+  char buf[4096];
+  while (!answer) {
+    ssize_t n = ::read(child->control.get(), buf, sizeof buf);
+    ASSERT_GT(n, 0) << "the spare ended";
+    decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
+    answer = decoder.next();
+  }
+  ASSERT_EQ(vmm_protocol::op_of(*answer), vmm_protocol::Op::kFailed);
+  EXPECT_NE(answer->meta.dump().find("nonexistent-snapshot"), std::string::npos) << answer->meta.dump();
+  for (int fd : {vmm_protocol::kImageDataFd, vmm_protocol::kImageIndexFd}) {
+    auto link = fs::read_symlink("/proc/" + std::to_string(child->pid) + "/fd/" + std::to_string(fd));
+    EXPECT_NE(link.string().find("test-spare-image"), std::string::npos) << fd << ": " << link;
+  }
+  kill_vmm_child(*child);
+}
+
+}  // namespace
+}  // namespace thaw::engine
