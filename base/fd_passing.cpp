@@ -1,6 +1,8 @@
 #include "base/fd_passing.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -53,6 +55,33 @@ ssize_t recv_with_fds(int socket, std::span<char> buffer, std::vector<UniqueFd>&
     return -1;
   }
   return n;
+}
+
+bool place_fds(std::span<const int> fds, std::span<const int> targets) {
+  if (fds.size() != targets.size() || fds.size() > kMaxPlacedFds) {
+    errno = EINVAL;
+    return false;
+  }
+  int above = 0;
+  for (int t : targets) above = t >= above ? t + 1 : above;
+  int high[kMaxPlacedFds];
+  size_t made = 0;
+  bool ok = true;
+  for (; ok && made < fds.size(); ++made) {
+    high[made] = fds[made] >= 0 ? ::fcntl(fds[made], F_DUPFD_CLOEXEC, above) : -1;
+    ok = fds[made] < 0 || high[made] >= 0;
+  }
+  for (size_t i = 0; ok && i < fds.size(); ++i) {
+    if (high[i] >= 0)
+      ok = ::dup2(high[i], targets[i]) >= 0;
+    else
+      ::close(targets[i]);
+  }
+  const int saved = errno;
+  for (size_t i = 0; i < made; ++i)
+    if (high[i] >= 0) ::close(high[i]);
+  errno = saved;
+  return ok;
 }
 
 }  // namespace thaw

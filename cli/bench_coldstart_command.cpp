@@ -185,6 +185,7 @@ void measure_prefetch(PrefetchRuns& runs, const fs::path& snap, bool before_resu
     runs.ws_decode.v.push_back(ms(st->prefetch_decode_time).count());
     runs.ws_install.v.push_back(ms(st->prefetch_install_time).count());
   }
+  s->save_written_pages();  // as thaw-vmm does, between the answer and the next request
   auto t1 = Clock::now();
   auto warm = invoke_ok(*s);
   runs.warm.v.push_back(ms_since(t1));

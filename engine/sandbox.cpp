@@ -37,6 +37,7 @@ Sandbox::Sandbox(image::ImageConfig image, SandboxOptions options)
 
 Sandbox::~Sandbox() {
   try {
+    save_written_pages();
     shutdown();
   } catch (...) {
   }
@@ -196,6 +197,7 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
     r.body = error_json(r.error_type, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
     return r;
   }
+  save_written_pages();
   bool first = std::exchange(first_invoke_, false);
   // Provisioned concurrency's INIT or restore ran ahead of any invocation: its REPORT has neither.
   const bool reports_start = first && options_.initialization_type != "provisioned-concurrency";

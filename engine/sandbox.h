@@ -165,6 +165,12 @@ class Sandbox {
   // but kSuccess and kFunctionError the sandbox is dead (alive() is false).
   InvokeResult invoke(const InvokeRequest& request);
   bool alive() const { return alive_; }
+  // The first clone to map a snapshot's shared copy records which pages its first invocation
+  // wrote (written_pages.bin), for later clones to copy before they resume. That scans the
+  // guest's memory, so invoke() leaves it to its caller, to be done once the answer is on its
+  // way (thaw-vmm calls this after sending it); the next invoke() and the destructor do it if
+  // nobody did. Does nothing on any other sandbox, before the first invocation, or once done.
+  void save_written_pages();
   // Its vCPUs are paused until the next invocation (SandboxOptions::freeze_between_invocations).
   bool frozen() const { return frozen_; }
   // SHUTDOWN: the runtime gets SIGTERM and 2 s, then the VM powers off. Idempotent.
@@ -225,7 +231,7 @@ class Sandbox {
   std::optional<memory::GuestMemory> memory_;
   std::unique_ptr<memory::LazyLoader> loader_;
   bool recording_working_set_ = false;
-  bool recording_written_pages_ = false;  // the first clone to map the shared copy
+  bool recording_written_pages_ = false;  // the first clone to map the shared copy, until saved
   double restore_ms_ = 0, restore_hooks_ms_ = 0;
   std::vector<RestorePhase> restore_phases_;
   std::string kernel_random_;

@@ -75,6 +75,7 @@ void SandboxProcess::spawn(VmmLaunch launch) {
   }
   const std::array<int, 3> fds = {network_ ? network_->tap_fd() : -1, shared_image_ ? shared_image_->data_fd() : -1,
                                   shared_image_ ? shared_image_->index_fd() : -1};
+  spawned_at_ = std::chrono::steady_clock::now();  // the vmm_process phase: this start's part only
   std::optional<VmmChild> child;
   if (launch.spares) child = launch.spares->take();
   if (child && adopt(*child)) {
@@ -84,13 +85,11 @@ void SandboxProcess::spawn(VmmLaunch launch) {
         passed_fds_.push_back(fds[i]);
         passed_targets_.push_back(vp::kTapFd + i);
       }
-    child->spawned_at = std::chrono::steady_clock::now();  // the vmm_process phase: this start only
   } else {
     if (child) kill_vmm_child(*child);
     child = spawn_vmm_child(launch.executable, cgroup_ ? cgroup_->procs_fd() : -1, fds);
   }
   pid_ = child->pid;
-  spawned_at_ = child->spawned_at;
   pidfd_ = std::move(child->pidfd);
   control_ = std::move(child->control);
   reader_ = std::thread([this] { read_loop(); });

@@ -266,22 +266,24 @@ void Sandbox::finish_first_invocation() {
       spdlog::warn("could not save the working set of {}: {}", snapshot_dir_, e.what());
     }
   }
-  if (recording_written_pages_) {
-    recording_written_pages_ = false;
-    try {
-      auto ranges = memory::privately_written_ranges(*memory_);
-      snapshot::save_written_ranges(snapshot_dir_, ranges);
-      uint64_t bytes = 0;
-      for (const auto& r : ranges) bytes += r.second;
-      spdlog::info("written pages of {}: {} KiB in {} ranges recorded for the next clones", snapshot_dir_, bytes >> 10,
-                   ranges.size());
-    } catch (const std::exception& e) {
-      spdlog::warn("could not record the written pages of {}: {}", snapshot_dir_, e.what());
-    }
-  }
   auto st = loader_->stats();
   spdlog::debug("first invocation after restore: {} faults, {} chunks on demand, {} prefetched, {:.1f} MiB read",
                 st.faults, st.chunks_on_demand, st.chunks_prefetched, double(st.bytes_read) / (1 << 20));
+}
+
+void Sandbox::save_written_pages() {
+  if (!recording_written_pages_ || first_invoke_ || !alive_ || !memory_) return;
+  recording_written_pages_ = false;
+  try {
+    auto ranges = memory::privately_written_ranges(*memory_);
+    snapshot::save_written_ranges(snapshot_dir_, ranges);
+    uint64_t bytes = 0;
+    for (const auto& r : ranges) bytes += r.second;
+    spdlog::info("written pages of {}: {} KiB in {} ranges recorded for the next clones", snapshot_dir_, bytes >> 10,
+                 ranges.size());
+  } catch (const std::exception& e) {
+    spdlog::warn("could not record the written pages of {}: {}", snapshot_dir_, e.what());
+  }
 }
 
 std::optional<memory::RestoreStats> Sandbox::memory_stats() const {

@@ -9,13 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <poll.h>
-
 #include <cerrno>
 #include <cstring>
 #include <optional>
 
 #include "base/error.h"
+#include "base/fd_passing.h"
 #include "engine/fork_thread.h"
 #include "engine/vmm_protocol.h"
 
@@ -30,14 +29,14 @@ VmmChild spawn(const std::string& executable, int cgroup_procs_fd, std::array<in
   UniqueFd mine(sv[0]), theirs(sv[1]);
   // Where each descriptor the VMM process starts with is now (-1: it has none there).
   const int inherited[] = {theirs.get(), fds[0], fds[1], fds[2]};
-  static_assert(vp::kTapFd == vp::kSocketFd + 1 && vp::kImageDataFd == vp::kSocketFd + 2 &&
-                vp::kImageIndexFd == vp::kSocketFd + 3);
+  const int targets[] = {vp::kSocketFd, vp::kTapFd, vp::kImageDataFd, vp::kImageIndexFd};
+  static_assert(vp::kImageIndexFd > vp::kSocketFd && vp::kImageIndexFd > vp::kTapFd &&
+                vp::kImageIndexFd > vp::kImageDataFd);
   auto level_name = spdlog::level::to_string_view(spdlog::get_level());
   std::string level(level_name.data(), level_name.size());
   const char* argv[] = {executable.c_str(), "--log-level", level.c_str(), spare ? "--spare" : nullptr, nullptr};
   pid_t parent = ::getpid();
   VmmChild child;
-  child.spawned_at = std::chrono::steady_clock::now();
   child.pid = fork_on_spawner_thread([&] {
     // Only async-signal-safe calls until exec: this process has the engine's threads' memory.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -47,17 +46,7 @@ VmmChild spawn(const std::string& executable, int cgroup_procs_fd, std::array<in
       (void)!::write(2, msg, sizeof msg - 1);
       ::_exit(127);
     }
-    // Each descriptor to its number from kSocketFd on (dup2 clears FD_CLOEXEC there), by way
-    // of fds above them all, so that none overwrites another where it already is.
-    int high[4];
-    for (int i = 0; i < 4; ++i) {
-      high[i] = inherited[i] >= 0 ? ::fcntl(inherited[i], F_DUPFD, 10) : -1;
-      if (inherited[i] >= 0 && high[i] < 0) ::_exit(127);
-    }
-    for (int i = 0; i < 4; ++i) {
-      if (high[i] >= 0 && ::dup2(high[i], vp::kSocketFd + i) < 0) ::_exit(127);
-      if (high[i] < 0) ::close(vp::kSocketFd + i);
-    }
+    if (!place_fds(inherited, targets)) ::_exit(127);
     // Nothing of the engine's but stdio and those.
     ::close_range(vp::kImageIndexFd + 1, ~0U, 0);
     ::execv(argv[0], const_cast<char* const*>(argv));
@@ -72,37 +61,20 @@ VmmChild spawn(const std::string& executable, int cgroup_procs_fd, std::array<in
   return child;
 }
 
-// Reads from the child's socket until its first message, within `deadline`.
-std::optional<channel::Message> first_message(const VmmChild& child, std::chrono::milliseconds deadline) {
-  auto decoder = vp::decoder();
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    pollfd p{child.control.get(), POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return std::nullopt;
-    ssize_t n = ::read(child.control.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
-    if (auto m = decoder.next()) return m;
-  }
-}
-
 }  // namespace
 
 VmmChild spawn_vmm_child(const std::string& executable, int cgroup_procs_fd, std::array<int, 3> fds) {
   return spawn(executable, cgroup_procs_fd, fds, false);
 }
 
-VmmChild spawn_ready_spare(const std::string& executable, std::chrono::milliseconds deadline) {
+VmmChild spawn_ready_spare(const std::string& executable, std::chrono::milliseconds deadline, std::stop_token stop) {
   VmmChild child = spawn(executable, -1, {-1, -1, -1}, true);
   std::optional<channel::Message> m;
   try {
-    m = first_message(child, deadline);
+    // A stop reads as the child closing its end: the wait ends at once, not at the deadline.
+    std::stop_callback on_stop(stop, [fd = child.control.get()] { ::shutdown(fd, SHUT_RDWR); });
+    auto decoder = vp::decoder();
+    m = vp::read_message(child.control.get(), decoder, deadline);
   } catch (const channel::ProtocolError& e) {
     kill_vmm_child(child);
     throw Error(std::string("a spare VMM process broke its protocol: ") + e.what());
@@ -112,6 +84,7 @@ VmmChild spawn_ready_spare(const std::string& executable, std::chrono::milliseco
   if (m)
     throw Error("a spare VMM process sent message " + std::to_string(static_cast<unsigned>(m->type)) +
                 " before it was ready");
+  if (stop.stop_requested()) throw Error("stopped while a spare VMM process was starting");
   throw Error("a spare VMM process ended or did not become ready within " + std::to_string(deadline.count()) + " ms");
 }
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <stop_token>
 #include <string>
 
 #include "base/unique_fd.h"
@@ -17,7 +18,6 @@ struct VmmChild {
   pid_t pid = -1;
   UniqueFd pidfd;    // empty where pidfd_open is not supported
   UniqueFd control;  // the engine's end of the socketpair (the child's is its kSocketFd)
-  std::chrono::steady_clock::time_point spawned_at;
 };
 
 // Forks and execs `executable` at the engine's log level. `cgroup_procs_fd`: the cgroup.procs of
@@ -28,8 +28,10 @@ VmmChild spawn_vmm_child(const std::string& executable, int cgroup_procs_fd, std
 
 // A spare (thaw-vmm --spare, engine/vmm_spares.h): spawned with no cgroup and no descriptors, and
 // returned once it has said kReady, i.e. finished starting. Throws thaw::Error if it ends or
-// says anything else first, or is not ready within `deadline` (it is killed then).
-VmmChild spawn_ready_spare(const std::string& executable, std::chrono::milliseconds deadline);
+// says anything else first, or is not ready within `deadline` or before `stop` is requested
+// (it is killed then).
+VmmChild spawn_ready_spare(const std::string& executable, std::chrono::milliseconds deadline,
+                           std::stop_token stop = {});
 
 // Ends a child no sandbox owns (SIGKILL) and reaps it.
 void kill_vmm_child(VmmChild& child);

@@ -16,7 +16,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -77,6 +79,7 @@ class VmmProcess {
         case vp::Op::kInvoke: {
           auto r = started().invoke(vp::decode_request(m.meta, m.data));
           link_.send(vp::message(vp::Op::kInvokeResult, vp::encode_result(r), std::move(r.body)));
+          sandbox_->save_written_pages();  // after the answer: it scans the guest's memory
           return true;
         }
         case vp::Op::kCheckpoint: {
@@ -105,23 +108,26 @@ class VmmProcess {
  void ready() { link_.send(vp::message(vp::Op::kReady)); }
 
  private:
-  // Puts the descriptors that came with the request at the numbers it lists, by way of numbers
-  // above them all, so that none overwrites another where it already is.
+  // Puts the descriptors that came with the request at the numbers it lists.
   static void install_passed_fds(const nlohmann::json& targets, std::vector<UniqueFd>& fds) {
-    if (!targets.is_array() || targets.size() > fds.size())
+    if (!targets.is_array() || targets.size() > fds.size() || targets.size() > kMaxPlacedFds)
       throw channel::ProtocolError("passed_fds lists " + std::to_string(targets.size()) + " descriptors, " +
                                    std::to_string(fds.size()) + " came");
-    std::vector<UniqueFd> high;
+    std::vector<int> from, to;
     for (size_t i = 0; i < targets.size(); ++i) {
       int target = targets[i].is_number_integer() ? targets[i].get<int>() : -1;
       if (target != vp::kTapFd && target != vp::kImageDataFd && target != vp::kImageIndexFd)
         throw channel::ProtocolError("passed_fds: " + targets[i].dump() + " is not a descriptor this process takes");
-      high.emplace_back(::fcntl(fds[i].get(), F_DUPFD_CLOEXEC, 10));
-      if (!high.back()) throw_errno("fcntl(F_DUPFD_CLOEXEC)", "passed descriptor");
+      from.push_back(fds[i].get());
+      to.push_back(target);
     }
-    fds.erase(fds.begin(), fds.begin() + static_cast<std::ptrdiff_t>(targets.size()));
-    for (size_t i = 0; i < targets.size(); ++i)
-      if (::dup2(high[i].get(), targets[i].get<int>()) < 0) throw_errno("dup2", "passed descriptor");
+    const auto end = fds.begin() + static_cast<std::ptrdiff_t>(targets.size());
+    std::vector<UniqueFd> received(std::make_move_iterator(fds.begin()), std::make_move_iterator(end));
+    fds.erase(fds.begin(), end);
+    if (!place_fds(from, to)) throw_errno("fcntl or dup2", "passed descriptors");
+    // A received descriptor whose number is a target now holds what was placed there.
+    for (auto& r : received)
+      if (std::find(to.begin(), to.end(), r.get()) != to.end()) (void)r.release();
   }
 
   SandboxOptions options(const nlohmann::json& j) {

@@ -1,5 +1,10 @@
 #include "engine/vmm_protocol.h"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace thaw::engine::vmm_protocol {
 using nlohmann::json;
 
@@ -184,6 +189,24 @@ SnapshotInfo decode_snapshot_info(const json& j) {
   w.stored_bytes = need<uint64_t>(j, "stored_bytes");
   w.seconds = need<double>(j, "seconds");
   return i;
+}
+
+std::optional<channel::Message> read_message(int fd, channel::Decoder& decoder, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  char buf[4096];
+  for (;;) {
+    if (auto m = decoder.next()) return m;
+    auto left = std::chrono::duration_cast<ms>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
+  }
 }
 
 }  // namespace thaw::engine::vmm_protocol

@@ -7,6 +7,7 @@
 // missing one is a ProtocolError, never a default.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ enum class Op : uint16_t {
 inline constexpr uint16_t kFirstOp = 101, kLastOp = 121;
 // A decoder for this protocol's frames.
 inline channel::Decoder decoder() { return channel::Decoder(kFirstOp, kLastOp); }
+
+// Reads from `fd` (a stream) into `decoder` until it holds a whole message, and returns it;
+// bytes after it stay in the decoder. nullopt when the peer closes, a read fails, or `deadline`
+// passes first. Throws channel::ProtocolError for bytes that are not this protocol's frames.
+std::optional<channel::Message> read_message(int fd, channel::Decoder& decoder, std::chrono::milliseconds deadline);
 
 channel::Message message(Op op, nlohmann::json meta = nlohmann::json::object(), std::string data = {});
 inline Op op_of(const channel::Message& m) { return static_cast<Op>(m.type); }

@@ -56,9 +56,9 @@ void VmmSpares::fill_loop(std::stop_token stop) {
     lock.unlock();
     std::optional<VmmChild> c;
     try {
-      c = spawn_ready_spare(executable_, kReadyDeadline);
+      c = spawn_ready_spare(executable_, kReadyDeadline, stop);
     } catch (const std::exception& e) {
-      spdlog::warn("could not start a spare VMM process: {}", e.what());
+      if (!stop.stop_requested()) spdlog::warn("could not start a spare VMM process: {}", e.what());
     }
     lock.lock();
     --wanted_;  // a failure is not retried until the next replenish()

@@ -21,7 +21,7 @@ class VmmSpares {
  public:
   // Keeps `count` spares of `executable` ready (0: none), started on a thread of its own.
   VmmSpares(std::string executable, unsigned count);
-  ~VmmSpares();  // the idle spares are killed and reaped
+  ~VmmSpares();  // the idle spares, and one still starting, are killed and reaped
   VmmSpares(const VmmSpares&) = delete;
   VmmSpares& operator=(const VmmSpares&) = delete;
 

@@ -21,7 +21,7 @@ struct FaultServer::Job {
   ChunkClaim claim;
   std::vector<uint64_t> pages;  // the faulting pages of the chunk
   ChunkExtent extent;
-  std::vector<std::byte> stored;
+  ByteBuffer stored;
   int result = 0;
 };
 
@@ -93,8 +93,7 @@ void FaultServer::handle_faults(const std::vector<uint64_t>& addresses, IoUringR
   std::vector<Job> jobs = claim_jobs(by_chunk);
   for (size_t j = 0; j < jobs.size(); ++j) ring.queue(jobs[j].extent.fd, jobs[j].extent.offset, jobs[j].stored, j);
   ring.drain([&](uint64_t tag, int res) { jobs[tag].result = res; });
-  std::vector<std::byte> decoded;
-  for (Job& job : jobs) finish_job(job, decoded);
+  for (Job& job : jobs) finish_job(job);
   if (core_.counters.first_fault_ns == 0) core_.counters.first_fault_ns = (LoaderCore::Clock::now() - t_read).count();
 }
 
@@ -141,12 +140,12 @@ std::vector<FaultServer::Job> FaultServer::claim_jobs(const std::vector<std::pai
       install_and_wake(*claim, PageData::zeros(), pages, core_.counters.zero_chunks_on_demand);
       continue;
     }
-    jobs.push_back({std::move(*claim), std::move(pages), *ext, std::vector<std::byte>(ext->length), 0});
+    jobs.push_back({std::move(*claim), std::move(pages), *ext, ByteBuffer(ext->length), 0});
   }
   return jobs;
 }
 
-void FaultServer::finish_job(Job& job, std::vector<std::byte>& decoded) {
+void FaultServer::finish_job(Job& job) {
   const uint64_t c = job.claim.chunk();
   std::string error;
   if (job.result < 0)
@@ -155,10 +154,10 @@ void FaultServer::finish_job(Job& job, std::vector<std::byte>& decoded) {
     error = fmt::format("reading chunk {}: short read ({} of {} bytes)", c, job.result, job.extent.length);
   if (error.empty()) {
     core_.counters.bytes_read += job.extent.length;
-    decoded.resize(core_.source.chunk_bytes(c));
+    decoded_.resize(core_.source.chunk_bytes(c));
     try {
-      core_.source.decode_chunk(c, job.stored, decoded);
-      if (auto* image = core_.installer.image()) image->fill(c, decoded, core_.source);
+      core_.source.decode_chunk(c, job.stored, decoded_);
+      if (auto* image = core_.installer.image()) image->fill(c, decoded_, core_.source);
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -170,7 +169,7 @@ void FaultServer::finish_job(Job& job, std::vector<std::byte>& decoded) {
     fail_pages(c, job.pages, error);
     return;
   }
-  PageData data = core_.installer.image() ? PageData::image() : PageData::of(decoded.data());
+  PageData data = core_.installer.image() ? PageData::image() : PageData::of(decoded_.data());
   install_and_wake(job.claim, data, job.pages, core_.counters.chunks_on_demand);
 }
 

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/byte_buffer.h"
 #include "base/unique_fd.h"
 #include "memory/io_uring_reader.h"
 #include "memory/loader_core.h"
@@ -42,7 +43,7 @@ class FaultServer {
   // Claims the chunks of `pages` (sorted by chunk) it can; zero-filled and failed ones are done
   // at once, the rest become jobs to read.
   std::vector<Job> claim_jobs(const std::vector<std::pair<uint64_t, uint64_t>>& by_chunk);
-  void finish_job(Job& job, std::vector<std::byte>& decoded);
+  void finish_job(Job& job);
   // Installs a claimed chunk's pages (fault-around: all it misses; else the faulting ones),
   // settles the claim and wakes the chunk; `counter` counts a first load.
   void install_and_wake(ChunkClaim& claim, PageData data, std::span<const uint64_t> faulting,
@@ -56,6 +57,7 @@ class FaultServer {
   // The thread polls and reads this duplicate; the ioctls go through the installer's
   // userfaultfd, so should reading ever fail, they still work to release every waiter.
   UniqueFd fault_fd_;
+  ByteBuffer decoded_;  // the fault thread's, reused
   std::thread thread_;
 };
 

@@ -54,7 +54,7 @@ void BatchLoader::read_and_decode() {
     s.offset = total;
     total += core_.source.chunk_bytes(s.chunk);
   }
-  if (decoded_.size() < total) decoded_.resize(total);
+  decoded_.resize(std::max(decoded_.size(), total));
   if (stored_.size() < slots_.size()) stored_.resize(slots_.size());
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slots_[i].extent && slots_[i].result == 0) {

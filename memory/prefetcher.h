@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/byte_buffer.h"
 #include "memory/io_uring_reader.h"
 #include "memory/loader_core.h"
 
@@ -46,8 +47,8 @@ class BatchLoader {
   IoUringReader ring_;
   std::vector<Slot> slots_;
   std::vector<ChunkClaim> claims_;
-  std::vector<std::vector<std::byte>> stored_;
-  std::vector<std::byte> decoded_;
+  std::vector<ByteBuffer> stored_;
+  ByteBuffer decoded_;
 };
 
 class Prefetcher {
