@@ -21,7 +21,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Clone {
   std::unique_ptr<engine::SandboxProcess> process;
-  double ms = 0, vmm_process_ms = 0;
+  double ms = 0;
+  std::vector<RestorePhase> phases;
   std::string error;
 };
 
@@ -38,8 +39,7 @@ void restore_clone(Clone& c, const std::string& vmm, const std::string& snapshot
     if (r.status != engine::InvokeResult::Status::kSuccess)
       throw Error("the clone's first invocation failed: " + r.error_type + " " + r.body.substr(0, 300));
     c.ms = ms_since(t0);
-    for (const auto& p : r.report.start.phases)
-      if (p.name == "vmm_process") c.vmm_process_ms = p.ms;
+    c.phases = r.report.start.phases;
   } catch (const std::exception& e) {
     c.error = e.what();
   }
@@ -105,7 +105,7 @@ ClonesResult measure_clones(const std::string& snapshot_dir, unsigned clones, un
     std::fprintf(stderr, "bench coldstart: a lone clone (%s) %u/%u\n", how.c_str(), i + 1, reps);
     auto one = restore_at_once(1, vmm, snapshot_dir, new_image(), spares, options);
     r.single_restore_ms.v.push_back(one[0].ms);
-    r.single_vmm_process_ms.v.push_back(one[0].vmm_process_ms);
+    for (const auto& p : one[0].phases) r.single_phases_ms[p.name].v.push_back(p.ms);
     r.single = memory_of(one);
   }
   for (unsigned i = 0; i < reps; ++i) {

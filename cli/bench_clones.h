@@ -5,6 +5,7 @@
 // (engine/vmm_spares.h). Each is timed from its spawn or take to the end of its first response; once
 // all have answered, each process's memory is read from /proc (PSS: a page shared by the
 // clones counts once over all of them), and the shared copy's own size.
+#include <map>
 #include <string>
 
 #include "cli/bench_stats.h"
@@ -22,7 +23,7 @@ struct ClonesResult {
   bool spares = false;
   double image_mib = 0;          // the shared copy's pages, once the last round answered
   Series single_restore_ms;      // one clone alone, one sample per rep
-  Series single_vmm_process_ms;  // its restore's vmm_process phase
+  std::map<std::string, Series> single_phases_ms;  // its restore's phases (engine/restore_phases.h)
   CloneMemory single;            // the last lone clone
   Series concurrent_restore_ms;  // every clone of every concurrent round
   CloneMemory concurrent;        // all clones of the last round together

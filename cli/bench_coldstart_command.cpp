@@ -379,7 +379,12 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
     std::printf("\nheavy: %u clones restored at once, each in its own VMM process (%s), %s\n", c.clones,
                 c.spares ? "spares started before" : "spawned for it",
                 c.shared ? "sharing one decoded copy" : "each decoding its own copy");
-    std::printf("  the lone clone's vmm_process phase: p50 %.1f ms\n", c.single_vmm_process_ms.median());
+    auto phase = [&](const char* name) {
+      auto it = c.single_phases_ms.find(name);
+      return it == c.single_phases_ms.end() ? 0.0 : it->second.median();
+    };
+    std::printf("  the lone clone's vmm_process / vm_create / state_restore phases: p50 %.1f / %.1f / %.1f ms\n",
+                phase("vmm_process"), phase("vm_create"), phase("state_restore"));
     std::printf("  restore to first response: alone p50 %.1f ms; together p50 %.1f ms, p99 %.1f ms (p99 / alone p50 "
                 "%.2fx)\n",
                 c.single_restore_ms.median(), c.concurrent_restore_ms.median(), c.concurrent_restore_ms.percentile(99),
@@ -390,11 +395,17 @@ void print_table(const std::map<std::string, FunctionResult>& results, const std
   }
 }
 
+ordered_json single_phases(const ClonesResult& c) {
+  ordered_json j = ordered_json::object();
+  for (const auto& [name, series] : c.single_phases_ms) j[name] = series.median();
+  return j;
+}
+
 ordered_json clones_json(const ClonesResult& c) {
   return {{"clones", c.clones},
           {"spare_vmm_processes", c.spares},
           {"single_restore_ms", c.single_restore_ms.median()},
-          {"single_vmm_process_ms", c.single_vmm_process_ms.median()},
+          {"single_phases_ms", single_phases(c)},
           {"concurrent_restore_ms",
            {{"p50", c.concurrent_restore_ms.median()}, {"p99", c.concurrent_restore_ms.percentile(99)}}},
           {"single_pss_mib", c.single.pss_mib},

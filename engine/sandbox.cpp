@@ -70,6 +70,12 @@ void Sandbox::on_channel_bytes(std::span<const uint8_t> bytes) {
   cv_.notify_all();
 }
 
+std::optional<vmm::VmShell> Sandbox::take_vm_shell() {
+  auto shell = std::exchange(options_.vm_shell, nullptr);
+  if (!shell || !shell->vm_fd) return std::nullopt;
+  return std::move(*shell);
+}
+
 void Sandbox::boot(const std::string& image_dir) {
   const auto& fn = image_.function;
   vmm::VmConfig vc;
@@ -80,7 +86,7 @@ void Sandbox::boot(const std::string& image_dir) {
   vc.console = console_sink();
   if (options_.network) vc.net = detail::guest_nic(*options_.network);
   auto t0 = Clock::now();
-  vm_ = std::make_unique<vmm::Vm>(std::move(vc));
+  vm_ = std::make_unique<vmm::Vm>(std::move(vc), take_vm_shell());
   vm_->channel().set_receiver([this](std::span<const uint8_t> b) { on_channel_bytes(b); });
   vm_->start();
   alive_ = true;

@@ -29,6 +29,7 @@
 
 namespace thaw::vmm {
 class Vm;
+struct VmShell;
 }
 namespace thaw::snapshot {
 class PageStoreReader;
@@ -112,6 +113,11 @@ struct SandboxOptions {
   // (memory/shared_image.h; borrowed descriptors, duplicated by the restore). None: this clone
   // decodes its own copy of every page it touches.
   std::optional<memory::SharedImageFds> shared_image;
+  // A VM this process made ahead (vmm/vm_shell.h: a spare VMM process makes one while it
+  // waits); the sandbox's machine is built in it instead of a new one. Taken by the first
+  // cold start or restore given it. Never sent to another process: KVM serves a VM only to the
+  // process that made it.
+  std::shared_ptr<vmm::VmShell> vm_shell;
 };
 
 // What Sandbox::checkpoint wrote.
@@ -209,6 +215,8 @@ class Sandbox {
   // came instead, if anything) and throws the SandboxError that says why.
   [[noreturn]] void fail_restore(const std::optional<channel::GuestMessage>& m);
   void finish_first_invocation();
+  // options_.vm_shell's VM, once; none when it has none or it was taken.
+  std::optional<vmm::VmShell> take_vm_shell();
   std::function<void(uint8_t)> console_sink() {
     return [this](uint8_t b) { console_.put(b); };
   }

@@ -154,7 +154,7 @@ void Sandbox::resume_from(const std::string& snapshot_dir, PhaseClock& phases) {
   vmm::VmConfig vc;
   vc.console = console_sink();
   if (options_.network) vc.net = detail::guest_nic(*options_.network);
-  auto vm = std::make_unique<vmm::Vm>(std::move(vc), *memory_, state);
+  auto vm = std::make_unique<vmm::Vm>(std::move(vc), *memory_, state, take_vm_shell());
   phases.mark("vm_create", vm->machine_created_at());
   phases.mark("state_restore");
   {

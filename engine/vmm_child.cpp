@@ -79,7 +79,11 @@ VmmChild spawn_ready_spare(const std::string& executable, std::chrono::milliseco
     kill_vmm_child(child);
     throw Error(std::string("a spare VMM process broke its protocol: ") + e.what());
   }
-  if (m && vp::op_of(*m) == vp::Op::kReady) return child;
+  if (m && vp::op_of(*m) == vp::Op::kReady) {
+    auto made = m->meta.find("vm_made_ahead");
+    child.vm_made_ahead = made != m->meta.end() && made->is_boolean() && made->get<bool>();
+    return child;
+  }
   kill_vmm_child(child);
   if (m)
     throw Error("a spare VMM process sent message " + std::to_string(static_cast<unsigned>(m->type)) +

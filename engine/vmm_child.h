@@ -18,6 +18,7 @@ struct VmmChild {
   pid_t pid = -1;
   UniqueFd pidfd;    // empty where pidfd_open is not supported
   UniqueFd control;  // the engine's end of the socketpair (the child's is its kSocketFd)
+  bool vm_made_ahead = false;  // a spare holding the VM its sandbox will run in
 };
 
 // Forks and execs `executable` at the engine's log level. `cgroup_procs_fd`: the cgroup.procs of

@@ -4,7 +4,8 @@
 //   thaw-vmm [--log-level LEVEL] [--spare]
 // A spare, started before its sandbox was known (engine/vmm_spares.h), has only fd 3: its first
 // request brings the others (SCM_RIGHTS) and lists the numbers they take (passed_fds); it says
-// kReady once it serves, so that the engine hands out only a process that has finished starting.
+// kReady once it serves, so that the engine hands out only a process that has finished starting,
+// and it makes its sandbox's VM before that (engine/vmm/vm_shell.h).
 // It holds nothing of the engine but what one sandbox needs (its image or snapshot directory,
 // the chunk store it reads), opens everything it uses while it starts the sandbox, and ends
 // when the engine says so, when its socket closes, or when the engine dies (PR_SET_PDEATHSIG,
@@ -32,6 +33,7 @@
 #include "base/unique_fd.h"
 #include "base/log.h"
 #include "engine/sandbox.h"
+#include "engine/vmm/vm_shell.h"
 #include "engine/vmm_protocol.h"
 
 namespace thaw::engine {
@@ -105,7 +107,26 @@ class VmmProcess {
     return true;
   }
 
- void ready() { link_.send(vp::message(vp::Op::kReady)); }
+  // A spare's start: it makes the VM its sandbox will run in (its kernel objects and vCPU 0)
+  // while it waits, then says it is ready. Without one (no usable /dev/kvm) it still serves.
+  // Its first request puts descriptors at kTapFd..kImageIndexFd (passed_fds), so it holds those
+  // numbers with /dev/null first: the VM's descriptors must not be opened there, to be
+  // overwritten then.
+  void ready_as_spare() {
+    UniqueFd opened(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    // Moved above the numbers it fills (it may have been opened at one), so that closing it
+    // leaves them all held.
+    UniqueFd null(opened ? ::fcntl(opened.get(), F_DUPFD_CLOEXEC, vp::kImageIndexFd + 1) : -1);
+    opened.reset();
+    for (int fd : {vp::kTapFd, vp::kImageDataFd, vp::kImageIndexFd})
+      if (!null || ::dup2(null.get(), fd) < 0) throw_errno("open or dup2", "/dev/null to hold a passed fd's number");
+    try {
+      shell_ = std::make_shared<vmm::VmShell>(vmm::VmShell::create());
+    } catch (const std::exception& e) {
+      spdlog::debug("thaw-vmm: no VM made ahead: {}", e.what());
+    }
+    link_.send(vp::message(vp::Op::kReady, {{"vm_made_ahead", shell_ != nullptr}}));
+  }
 
  private:
   // Puts the descriptors that came with the request at the numbers it lists.
@@ -132,6 +153,7 @@ class VmmProcess {
 
   SandboxOptions options(const nlohmann::json& j) {
     auto o = vp::decode_options(j);
+    o.vm_shell = std::exchange(shell_, nullptr);
     o.log = [this](std::string_view line) { link_.send(vp::message(vp::Op::kLog, {}, std::string(line))); };
     // The guest's console goes only to a debug log: not forwarded unless someone reads it.
     if (spdlog::should_log(spdlog::level::debug))
@@ -144,12 +166,13 @@ class VmmProcess {
   }
 
   ControlLink link_;
+  std::shared_ptr<vmm::VmShell> shell_;  // a spare's, until its sandbox takes it
   std::unique_ptr<Sandbox> sandbox_;
 };
 
 int serve(bool spare) {
   VmmProcess vmm;
-  if (spare) vmm.ready();
+  if (spare) vmm.ready_as_spare();
   auto decoder = vp::decoder();
   char buf[1 << 16];
   std::vector<UniqueFd> fds;

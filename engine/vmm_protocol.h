@@ -33,7 +33,8 @@ enum class Op : uint16_t {
   kCheckpointDone = 112,  // meta: info
   kFailed = 113,      // meta: error_type, message, kind ("sandbox" | "error"); data: the runtime's body
   kShutdownDone = 114,
-  kReady = 115,       // a spare (thaw-vmm --spare) is serving: sent once, before any request
+  kReady = 115,       // a spare (thaw-vmm --spare) is serving: sent once, before any request;
+                      // meta: vm_made_ahead (it holds a VM for its sandbox, vmm/vm_shell.h)
   kLog = 120,         // data: a function log line
   kConsole = 121,     // data: a guest console line
 };

@@ -5,7 +5,8 @@
 // taken; then SandboxProcess moves it into its sandbox's cgroup (the few MiB it touched before
 // stay charged where they were) and passes its TAP and shared image with its first request
 // (SCM_RIGHTS). A spare counts as ready once it has said so (vmm_protocol kReady): it has been
-// exec'd, linked and is serving. Spares are started at the engine's log level of the moment.
+// exec'd, linked, has made the VM its sandbox will run in (engine/vmm/vm_shell.h) and is
+// serving. Spares are started at the engine's log level of the moment.
 #include <condition_variable>
 #include <deque>
 #include <mutex>

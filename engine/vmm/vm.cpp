@@ -37,19 +37,6 @@ void install_kick_handler() {
 
 constexpr size_t kConsoleLogMax = 8u << 20;
 
-// Masks both 8259s as firmware would: the guest drives the IOAPIC; an unprogrammed PIC must not
-// inject vectors through LINT0.
-void mask_pic(int vm_fd) {
-  for (uint32_t chip : {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE}) {
-    kvm_irqchip c{};
-    c.chip_id = chip;
-    kvm_ioctl(vm_fd, KVM_GET_IRQCHIP, &c, "KVM_GET_IRQCHIP");
-    c.chip.pic.imr = 0xff;
-    c.chip.pic.irq_base = chip == KVM_IRQCHIP_PIC_MASTER ? 0x20 : 0x28;
-    kvm_ioctl(vm_fd, KVM_SET_IRQCHIP, &c, "KVM_SET_IRQCHIP");
-  }
-}
-
 }  // namespace
 
 std::string_view to_string(ExitReason r) {
@@ -65,7 +52,7 @@ std::string_view to_string(ExitReason r) {
   return "unknown";
 }
 
-Vm::Vm(VmConfig config) : config_(std::move(config)) {
+Vm::Vm(VmConfig config, std::optional<VmShell> shell) : config_(std::move(config)) {
   if (config_.vcpus == 0 || config_.vcpus > layout::kMaxVcpus)
     throw Error("vm: vCPU count must be 1.." + std::to_string(layout::kMaxVcpus));
   uint64_t mem_size = config_.mem_mib << 20;
@@ -80,7 +67,7 @@ Vm::Vm(VmConfig config) : config_(std::move(config)) {
 
   owned_memory_.emplace(memory::GuestMemory::create(mem_size));
   memory_ = &*owned_memory_;
-  create_machine();
+  create_machine(std::move(shell));
 
   // Guest memory contents.
   std::vector<VirtioMmioSlot> slots = {
@@ -96,12 +83,12 @@ Vm::Vm(VmConfig config) : config_(std::move(config)) {
   bool tsc_deadline = kvm_.has_tsc_deadline_timer();
   size_t run_size = kvm_.vcpu_mmap_size();
   for (unsigned i = 0; i < config_.vcpus; ++i) {
-    auto v = std::make_unique<Vcpu>(vm_fd_.get(), i, run_size);
-    v->set_cpuid(normalize_cpuid(supported, {i, config_.vcpus}, tsc_deadline));
-    v->set_boot_msrs();
-    v->set_boot_fpu();
-    if (i == 0) v->set_boot_registers(entry);
-    vcpus_.push_back(std::move(v));
+    if (i == vcpus_.size()) vcpus_.push_back(std::make_unique<Vcpu>(vm_fd_.get(), i, run_size));
+    Vcpu& v = *vcpus_[i];
+    v.set_cpuid(normalize_cpuid(supported, {i, config_.vcpus}, tsc_deadline));
+    v.set_boot_msrs();
+    v.set_boot_fpu();
+    if (i == 0) v.set_boot_registers(entry);
   }
   install_kick_handler();
 }
@@ -125,7 +112,7 @@ uint64_t Vm::pre_fault(std::span<const std::pair<uint64_t, uint64_t>> ranges) {
   return mapped;
 }
 
-Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state)
+Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state, std::optional<VmShell> shell)
     : config_(std::move(config)), memory_(&memory) {
   if (state.vcpus.empty() || state.vcpus.size() > layout::kMaxVcpus)
     throw Error("vm: the saved machine has " + std::to_string(state.vcpus.size()) + " vCPUs");
@@ -135,16 +122,15 @@ Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& s
   config_.vcpus = static_cast<unsigned>(state.vcpus.size());
   config_.mem_mib = state.mem_bytes >> 20;
 
-  create_machine();
+  create_machine(std::move(shell));
   machine_created_at_ = std::chrono::steady_clock::now();
   for (const auto& v : state.vcpus) check_cpu_compatible(v.cpuid, kvm_.supported_cpuid());
 
   // vCPUs in index order (the boot vCPU first), each in KVM's dependency order.
   size_t run_size = kvm_.vcpu_mmap_size();
   for (unsigned i = 0; i < config_.vcpus; ++i) {
-    auto v = std::make_unique<Vcpu>(vm_fd_.get(), i, run_size);
-    v->restore_state(state.vcpus[i]);
-    vcpus_.push_back(std::move(v));
+    if (i == vcpus_.size()) vcpus_.push_back(std::make_unique<Vcpu>(vm_fd_.get(), i, run_size));
+    vcpus_[i]->restore_state(state.vcpus[i]);
   }
   // VM-wide in-kernel devices after the vCPUs whose LAPICs they deliver to. The clock is set
   // with no flags: the guest's monotonic time goes on from the instant it was paused (its wall
@@ -161,22 +147,11 @@ Vm::Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& s
   install_kick_handler();
 }
 
-// The machine both constructors share: the VM with its irqchip and PIT, guest memory slots, and
-// the devices on their buses.
-void Vm::create_machine() {
-  kvm_ = Kvm::open();
-  vm_fd_ = UniqueFd(kvm_ioctl(kvm_.fd(), KVM_CREATE_VM, 0ul, "KVM_CREATE_VM"));
-  // Both addresses sit in the MMIO gap below 4 GiB where no RAM is; Intel needs them before
-  // the first vCPU runs, AMD ignores them.
-  kvm_ioctl(vm_fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(layout::kTss), "KVM_SET_TSS_ADDR");
-  uint64_t identity = layout::kIdentityMap;
-  kvm_ioctl(vm_fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity, "KVM_SET_IDENTITY_MAP_ADDR");
-  // The irqchip must exist before vCPUs (they get in-kernel LAPICs), the PIT after it.
-  kvm_ioctl(vm_fd_.get(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP");
-  kvm_pit_config pit{};
-  pit.flags = KVM_PIT_SPEAKER_DUMMY;
-  kvm_ioctl(vm_fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
-  mask_pic(vm_fd_.get());
+void Vm::create_machine(std::optional<VmShell> shell) {
+  if (!shell) shell = VmShell::create();
+  kvm_ = std::move(shell->kvm);
+  vm_fd_ = std::move(shell->vm_fd);
+  vcpus_.push_back(std::move(shell->boot_vcpu));
 
   for (const auto& r : memory_->regions()) {
     kvm_userspace_memory_region region{};

@@ -38,6 +38,7 @@
 #include "engine/vmm/exit_reason.h"
 #include "engine/vmm/irq_line.h"
 #include "engine/vmm/kvm.h"
+#include "engine/vmm/vm_shell.h"
 #include "engine/vmm/machine_state.h"
 #include "engine/vmm/vcpu.h"
 #include "memory/guest_memory.h"
@@ -72,13 +73,15 @@ struct VmConfig {
 
 class Vm {
  public:
-  // Boots config.kernel with its own, freshly mapped guest memory.
-  explicit Vm(VmConfig config);
+  // Boots config.kernel with its own, freshly mapped guest memory. `shell`: a VM this process
+  // made ahead (vm_shell.h), built on instead of a new one.
+  explicit Vm(VmConfig config, std::optional<VmShell> shell = std::nullopt);
   // Restores a saved machine around `memory` (which must outlive the Vm and hold the saved
   // guest memory, or fault it in). config.kernel/initrd are unused; memory size and vCPU count
   // come from the state. Throws thaw::Error if this host's CPU cannot run it, SystemError if
   // KVM refuses part of the state.
-  Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state);
+  Vm(VmConfig config, const memory::GuestMemory& memory, const MachineState& state,
+     std::optional<VmShell> shell = std::nullopt);
   ~Vm();
   // The restoring constructor's split: when the bare machine (VM, irqchip, PIT, memory slots,
   // devices) was up, before the saved state went in. Epoch for a booted VM.
@@ -134,7 +137,9 @@ class Vm {
 
  private:
   std::chrono::steady_clock::time_point machine_created_at_{};
-  void create_machine();
+  // The bare machine: the shell (made here when not given: VM, irqchip, PIT, vCPU 0), guest
+  // memory slots, and the devices on their buses.
+  void create_machine(std::optional<VmShell> shell);
   void restore_devices(const MachineState& state);
   void vcpu_loop(Vcpu& vcpu);
   void park(Vcpu& vcpu);

@@ -2,7 +2,8 @@
 // each in a VMM process of its own as the engine runs them, they answer correctly and each
 // with its own randomness, and together they hold little more memory than one clone alone.
 // Two of the three run in spare VMM processes (engine/vmm_spares.h), which receive the shared
-// copy's descriptors with their first request instead of inheriting them.
+// copy's descriptors with their first request instead of inheriting them, and build their
+// machine in the VM they made while they waited (engine/vmm/vm_shell.h).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include "base/process_memory.h"
 #include "engine/guest_paths.h"
 #include "engine/sandbox_process.h"
+#include "engine/vmm_child.h"
+#include "engine/vmm_protocol.h"
 #include "engine/vmm_spares.h"
 #include "memory/shared_image.h"
 #include "snapshot/page_store_reader.h"
@@ -30,6 +33,16 @@ std::unique_ptr<SandboxProcess> restore_clone(const fs::path& snap, std::shared_
                                               Logs& logs, VmmSpares* spares = nullptr) {
   return SandboxProcess::restore({find_vmm_executable(""), nullptr, nullptr, std::move(image), spares}, snap,
                                  logs.options());
+}
+
+// How many KVM VMs the process holds.
+int vm_fds(pid_t pid) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    n += fs::read_symlink(e.path(), ec).string() == "anon_inode:kvm-vm";
+  }
+  return n;
 }
 
 nlohmann::json answer(SandboxProcess& s) {
@@ -78,6 +91,7 @@ TEST(SharedMemory, ThreeClonesAtOnceAnswerEachForItselfAndShareTheirPages) {
     urandom.insert(body["urandom"].get<std::string>());
     uuids.insert(body["uuid4"].get<std::string>());
     pss += process_memory(c->pid()).pss_bytes;
+    EXPECT_EQ(vm_fds(c->pid()), 1) << "a spare's sandbox runs in the VM it made ahead, not in a second one";
   }
   EXPECT_EQ(urandom.size(), 3u) << "each clone draws its own randomness";
   EXPECT_EQ(uuids.size(), 3u);
@@ -87,6 +101,16 @@ TEST(SharedMemory, ThreeClonesAtOnceAnswerEachForItselfAndShareTheirPages) {
               double(pss) / (1 << 20), double(pss) / double(lone_pss));
   clones.clear();
   fs::remove_all(snap);
+}
+
+TEST(SharedMemory, ASpareMakesItsSandboxsVmWhileItWaits) {
+  VmmChild spare = spawn_ready_spare(find_vmm_executable(""), std::chrono::seconds(120));
+  EXPECT_TRUE(spare.vm_made_ahead);
+  EXPECT_EQ(vm_fds(spare.pid), 1);
+  // The numbers its first request's descriptors take are held, not used by the VM.
+  for (int fd : {vmm_protocol::kTapFd, vmm_protocol::kImageDataFd, vmm_protocol::kImageIndexFd})
+    EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(spare.pid) + "/fd/" + std::to_string(fd)), "/dev/null") << fd;
+  kill_vmm_child(spare);
 }
 
 }  // namespace
