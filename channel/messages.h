@@ -92,6 +92,7 @@ struct Invoke {
   std::string trace_id{};
   std::string client_context{};
   std::string cognito_identity{};
+  std::string tenant_id{};  // Lambda's tenant isolation: the invoke's tenant, or empty
   std::string payload{};
   static void fields(auto& m, auto& v) {
     v("request_id", m.request_id);
@@ -100,6 +101,7 @@ struct Invoke {
     v("trace_id", m.trace_id);
     v("client_context", m.client_context);
     v("cognito_identity", m.cognito_identity);
+    v("tenant_id", m.tenant_id);
     v.bytes(m.payload);
   }
 };

@@ -24,6 +24,7 @@ struct ImageBuildArgs {
   std::vector<std::string> env;
   bool copy_kernel = false;
   bool no_precompile = false;
+  std::string runtime_libraries = "auto";
 };
 
 int run_image_build(const ImageBuildArgs& a) {
@@ -44,6 +45,7 @@ int run_image_build(const ImageBuildArgs& a) {
   o.agent_path = guest.agent;
   o.runtimes_dir = guest.runtimes_dir;
   o.precompile = !a.no_precompile;
+  o.runtime_libraries = image::parse_runtime_libraries(a.runtime_libraries);
 
   auto result = image::build_image(o, [](std::string_view line) {
     std::fprintf(stderr, "image: %.*s\n", static_cast<int>(line.size()), line.data());
@@ -87,6 +89,11 @@ Command add_image_command(CLI::App& app) {
   build->add_flag("--copy-kernel", a->copy_kernel, "copy the kernel into the image instead of referencing it");
   build->add_option("--agent", a->agent, "guest agent binary, becomes /init (default: the installed one, or the build tree's)");
   build->add_flag("--no-precompile", a->no_precompile, "do not precompile the Python bytecode of the runtime and code");
+  build->add_option("--runtime-libraries", a->runtime_libraries,
+                    "python3.11: boto3, botocore and the rest of AWS's runtime libraries in the image: auto (when a .py "
+                    "file of the code or layers names boto3, botocore or s3transfer), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   return {image, false, [a]() { return run_image_build(*a); }};
 }
 

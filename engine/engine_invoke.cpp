@@ -277,9 +277,10 @@ InvokeResult Engine::invoke(const InvokeRequest& request) {
   // INIT's are what failed_start returned).
   leased->log->begin_invocation(id);
   engine::InvokeRequest sr;
-  sr.payload = request.payload;
+  sr.payload = request.payload.empty() ? std::string("{}") : request.payload;  // no payload: {}, as Lambda
   sr.request_id = id;
   sr.client_context = request.client_context;
+  sr.tenant_id = request.tenant_id;
   auto out = impl_->run_in(*leased->sandbox, sr, std::chrono::seconds(v.settings.timeout_s));
   ++leased->invocations;
 

@@ -59,7 +59,14 @@ void LogStreamWriter::append(std::string_view line) { append(now_ms(), line); }
 void LogStreamWriter::append(int64_t timestamp_ms, std::string_view line) {
   std::string record = std::to_string(timestamp_ms) + "\t";
   record.reserve(record.size() + line.size() + 1);
-  for (char c : line) record += c == '\n' ? ' ' : c;  // one record, one line
+  for (char c : line) {
+    if (c == '\n') {
+      record += "\\n";
+    } else {
+      if (c == '\\') record += '\\';
+      record += c;
+    }
+  }
   record += '\n';
   std::lock_guard lock(mu_);
   if (failed_) return;
@@ -94,6 +101,21 @@ std::vector<std::string> new_lines(const fs::path& path, uint64_t& from) {
   return out;
 }
 
+// "\\n" back to a newline and "\\\\" to a backslash; any other backslash stays as it is.
+std::string unescape_message(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && (text[i + 1] == 'n' || text[i + 1] == '\\')) {
+      out += text[i + 1] == 'n' ? '\n' : '\\';
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 FunctionLogEvent parse_record(const std::string& stream, const std::string& record) {
   FunctionLogEvent e{0, stream, record};
   auto tab = record.find('\t');
@@ -102,7 +124,7 @@ FunctionLogEvent parse_record(const std::string& stream, const std::string& reco
   auto [end, ec] = std::from_chars(record.data(), record.data() + tab, ts);
   if (ec != std::errc() || end != record.data() + tab) return e;
   e.timestamp_ms = ts;
-  e.message = record.substr(tab + 1);
+  e.message = unescape_message(std::string_view(record).substr(tab + 1));
   return e;
 }
 

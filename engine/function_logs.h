@@ -2,9 +2,11 @@
 // Each function's log kept in the data directory as Lambda keeps it in CloudWatch Logs: a log
 // group per function (`DATA/logs/NAME/`, the group /aws/lambda/NAME), a log stream per sandbox
 // named as Lambda names it, `YYYY/MM/DD/[VERSION]<32 hex>` (the UTC day the sandbox started),
-// one file per stream. Each line is stored as "<ms since the epoch>\t<line>\n" and appended with
-// one write(2) on an O_APPEND descriptor, so a reader beside the engine (`thaw logs`, which takes
-// no lock on the data directory) sees whole lines, or a tail it leaves for its next read.
+// one file per stream. Each event is stored as one line, "<ms since the epoch>\t<message>\n",
+// the message's newlines written as "\n" and its backslashes as "\\" (an event may have many
+// lines: a traceback, a multi-line print), appended with one write(2) on an O_APPEND
+// descriptor, so a reader beside the engine (`thaw logs`, which takes no lock on the data
+// directory) sees whole events, or a tail it leaves for its next read.
 // Logs stay after their function is deleted, as a log group does on Lambda.
 #include <cstdint>
 #include <filesystem>
@@ -22,7 +24,7 @@ namespace thaw::engine {
 struct FunctionLogEvent {
   int64_t timestamp_ms = 0;
   std::string stream;   // e.g. "2026/12/02/[$LATEST]3f9c…"
-  std::string message;  // the line, without its newline
+  std::string message;  // the event's text, its lines joined by newlines
 };
 
 // One sandbox's log stream, open for appending. Thread-safe. A write that fails (a full disk)

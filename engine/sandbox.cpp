@@ -10,6 +10,7 @@
 
 #include "engine/net/guest_link.h"
 #include "engine/sandbox_internal.h"
+#include "engine/trace_header.h"
 #include "engine/vmm/vm.h"
 #include "restore-hooks/host_hooks.h"
 #include "snapshot/page_store_reader.h"
@@ -226,10 +227,10 @@ InvokeResult Sandbox::invoke(const InvokeRequest& request) {
       .function_arn = "arn:aws:lambda:" + options_.region + ":" + options_.account_id + ":function:" +
                       image_.function.name +
                       (options_.function_version == "$LATEST" ? "" : ":" + options_.function_version),
-      .trace_id = "Root=1-" + id.substr(0, 8) + "-" + id.substr(9, 4) + id.substr(14, 4) + id.substr(19, 4) +
-                  id.substr(24),
+      .trace_id = new_trace_header(),
       .client_context = request.client_context,
       .cognito_identity = request.cognito_identity,
+      .tenant_id = request.tenant_id,
       .payload = request.payload});
   auto m = wait_message(t0 + timeout);
   r.report.duration_ms = ms_since(t0);

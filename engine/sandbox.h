@@ -133,6 +133,7 @@ struct InvokeRequest {
   std::string request_id;  // empty: a new UUID
   std::string client_context;
   std::string cognito_identity;
+  std::string tenant_id;
 };
 
 struct InvokeResult {

@@ -112,7 +112,10 @@ SandboxOptions decode_options(const json& j) {
 }
 
 json encode_request(const InvokeRequest& r) {
-  return {{"request_id", r.request_id}, {"client_context", r.client_context}, {"cognito_identity", r.cognito_identity}};
+  return {{"request_id", r.request_id},
+          {"client_context", r.client_context},
+          {"cognito_identity", r.cognito_identity},
+          {"tenant_id", r.tenant_id}};
 }
 
 InvokeRequest decode_request(const json& j, std::string payload) {
@@ -121,6 +124,7 @@ InvokeRequest decode_request(const json& j, std::string payload) {
   r.request_id = need<std::string>(j, "request_id");
   r.client_context = need<std::string>(j, "client_context");
   r.cognito_identity = need<std::string>(j, "cognito_identity");
+  r.tenant_id = need<std::string>(j, "tenant_id");
   return r;
 }
 

@@ -3,6 +3,7 @@
 // (204); LogType Tail, ClientContext, and the request-size limits of each type.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/base64.h"
@@ -29,6 +30,16 @@ std::string client_context_of(const HttpRequest& request) {
   if (!decoded || !nlohmann::json::accept(*decoded))
     throw invalid_request_content("Client context must be a valid Base64-encoded JSON object.");
   return *decoded;
+}
+
+// X-Amz-Tenant-Id: Lambda's tenant isolation; at most 256 printable characters.
+std::string tenant_id_of(const HttpRequest& request) {
+  auto header = request.header("X-Amz-Tenant-Id");
+  if (!header || header->empty()) return {};
+  bool printable = std::all_of(header->begin(), header->end(), [](char c) { return c > ' ' && c < 127; });
+  if (header->size() > 256 || !printable)
+    throw invalid_parameter("TenantId must be 1 to 256 printable characters without spaces");
+  return std::string(*header);
 }
 
 // The payload, which Lambda requires to be JSON (an absent one is the empty object).
@@ -80,7 +91,8 @@ HttpResponse LambdaApi::invoke(const Route& route, const HttpRequest& request, c
                    .qualifier = qualifier,
                    .payload = payload_of(request.body),
                    .client_context = client_context_of(request),
-                   .request_id = request_id};
+                   .request_id = request_id,
+                   .tenant_id = tenant_id_of(request)};
   auto result = engine_.invoke(in);
   HttpResponse r;
   r.status = 200;

@@ -26,6 +26,20 @@ std::string header_or_empty(const HttpRequest& request, std::string_view name) {
   return v ? *v : std::string();
 }
 
+// The type of an invocation's error: the runtime's Lambda-Runtime-Function-Error-Type, unless
+// that is missing or just "Unhandled" (what AWS's runtimes send, or nothing, for every
+// exception a function raised); then the errorType of the body, when it has one.
+std::string invocation_error_type(const HttpRequest& request) {
+  std::string header = header_or_empty(request, "Lambda-Runtime-Function-Error-Type");
+  if (!header.empty() && header != "Unhandled") return header;
+  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_object()) {
+    auto it = body.find("errorType");
+    if (it != body.end() && it->is_string() && !it->get<std::string>().empty()) return it->get<std::string>();
+  }
+  return header;
+}
+
 }  // namespace
 
 std::string_view to_string(RuntimeEvent::Kind kind) {
@@ -185,6 +199,7 @@ HttpResponse render_invocation(const Invocation& inv) {
   if (!inv.trace_id.empty()) r.headers.emplace_back("Lambda-Runtime-Trace-Id", inv.trace_id);
   if (!inv.client_context.empty()) r.headers.emplace_back("Lambda-Runtime-Client-Context", inv.client_context);
   if (!inv.cognito_identity.empty()) r.headers.emplace_back("Lambda-Runtime-Cognito-Identity", inv.cognito_identity);
+  if (!inv.tenant_id.empty()) r.headers.emplace_back("Lambda-Runtime-Aws-Tenant-Id", inv.tenant_id);
   return r;
 }
 
@@ -279,7 +294,7 @@ HttpResponse RuntimeApiServer::invocation_result(const HttpRequest& request, std
                                "Exceeded maximum allowed payload size (" + limit + " bytes).");
   }
   event.kind = is_error ? RuntimeEvent::Kind::kInvocationError : RuntimeEvent::Kind::kInvocationResponse;
-  if (is_error) event.error_type = header_or_empty(request, "Lambda-Runtime-Function-Error-Type");
+  if (is_error) event.error_type = invocation_error_type(request);
   event.body = request.body;
   push_event(std::move(event));
   return accepted();

@@ -47,6 +47,7 @@ struct Invocation {
   std::string trace_id;          // header omitted when empty
   std::string client_context;    // JSON; header omitted when empty
   std::string cognito_identity;  // JSON; header omitted when empty
+  std::string tenant_id;         // the invoke's tenant (Lambda's tenant isolation); omitted when empty
   std::string payload;           // the event
 };
 
@@ -59,7 +60,7 @@ struct RuntimeEvent {
     kRestoreDone,         // invocation/next after complete_restore(): after-restore hooks ran
     kRestoreError,        // restore/error: error_type, body
     kInvocationResponse,  // request_id, body (the function's result)
-    kInvocationError,     // request_id, error_type (may be empty: clients often omit it), body
+    kInvocationError,     // request_id, error_type (the runtime's, else the body's errorType; may be empty), body
   };
   Kind kind;
   std::string request_id;

@@ -10,6 +10,7 @@ pkgs=(
   libnftables-dev nftables  # each sandbox's firewall (engine/net/sandbox_firewall.h)
   libboost-dev  # Boost.Asio/Beast: thaw serve's HTTP server (header-only)
   python3-boto3 awscli  # real clients of thaw serve in the e2e tests (tests/e2e/lambda-api)
+  python3-simplejson ca-certificates zlib1g-dev  # python3.11 images ship boto3, simplejson, the CA bundle; zlib gzips botocore's models
   redis-server postgresql  # real servers sandboxes connect to (tests/kvm/engine/database_test.cpp)
   python3-redis python3-psycopg2  # their clients, made layers by scripts/debian-python-layer.sh
   clang libclang-rt-14-dev

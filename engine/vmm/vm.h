@@ -46,8 +46,11 @@
 namespace thaw::vmm {
 
 // Fast-booting defaults: serial console, i8042 reset for reboot, panic reboots at once, no PCI
-// scan (devices come from ACPI), quiet console.
-inline constexpr std::string_view kDefaultCmdline = "console=ttyS0 reboot=k panic=-1 pci=off quiet";
+// scan (devices come from ACPI), quiet console. The root filesystem, which the initramfs is
+// unpacked into, is ramfs: the kernel's default, a tmpfs, may hold only half the memory left
+// after the kernel and the initramfs itself, and a python3.11 image with boto3 (64 MB) fails
+// to unpack in a 256 MB guest with it.
+inline constexpr std::string_view kDefaultCmdline = "console=ttyS0 reboot=k panic=-1 pci=off quiet rootfstype=ramfs";
 
 // The guest's network card: a virtio-net device on a TAP (or any non-blocking fd carrying one
 // Ethernet frame per read and write), with the MAC the guest sees. A restored machine keeps

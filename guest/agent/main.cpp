@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include "base/error.h"
 #include "guest/agent/host_link.h"
 #include "guest/agent/kernel_log.h"
+#include "guest/agent/log_relay.h"
 #include "guest/agent/network_setup.h"
 #include "guest/agent/runtime_process.h"
 #include "guest/agent/system_setup.h"
@@ -67,64 +69,38 @@ UniqueFd open_channel(const char* path) {
   throw_errno("open", path);
 }
 
+// The runtime's environment as Lambda makes it: defaults the function's own variables may
+// replace (PATH, LD_LIBRARY_PATH, LANG, HOME), then the function's variables, then the reserved
+// ones, which nothing replaces (the control plane refuses most of them; TZ is taken back here).
 std::vector<std::string> runtime_environment(const channel::Config& s) {
-  std::vector<std::string> env;
-  for (const auto& [k, v] : s.environment) env.push_back(k + "=" + v);
-  auto set = [&](const char* k, const std::string& v) { env.push_back(std::string(k) + "=" + v); };
-  set("PATH", "/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin");
-  set("LD_LIBRARY_PATH", "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
-  set("LANG", "en_US.UTF-8");
-  set("TZ", ":UTC");
-  set("_HANDLER", s.handler);
-  set("LAMBDA_TASK_ROOT", "/var/task");
-  set("LAMBDA_RUNTIME_DIR", "/var/runtime");
-  set("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + std::to_string(kRuntimeApiPort));
-  set("AWS_LAMBDA_FUNCTION_NAME", s.function_name);
-  set("AWS_LAMBDA_FUNCTION_VERSION", s.function_version);
-  set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(s.memory_mb));
-  set("AWS_LAMBDA_LOG_GROUP_NAME", s.log_group_name);
-  set("AWS_LAMBDA_LOG_STREAM_NAME", s.log_stream_name);
-  set("AWS_REGION", s.region);
-  set("AWS_DEFAULT_REGION", s.region);
-  set("AWS_EXECUTION_ENV", "AWS_Lambda_thaw");
-  set("AWS_LAMBDA_INITIALIZATION_TYPE", s.initialization_type);
-  set("HOME", "/tmp");
-  return env;
+  std::map<std::string, std::string> env = {
+      {"PATH", "/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin"},
+      {"LD_LIBRARY_PATH", "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"},
+      {"LANG", "en_US.UTF-8"},
+      {"HOME", "/tmp"}};
+  for (const auto& [k, v] : s.environment) env[k] = v;
+  auto reserve = [&](const char* k, const std::string& v) { env[k] = v; };
+  reserve("TZ", ":UTC");
+  reserve("_HANDLER", s.handler);
+  reserve("LAMBDA_TASK_ROOT", "/var/task");
+  reserve("LAMBDA_RUNTIME_DIR", "/var/runtime");
+  reserve("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + std::to_string(kRuntimeApiPort));
+  reserve("AWS_LAMBDA_FUNCTION_NAME", s.function_name);
+  reserve("AWS_LAMBDA_FUNCTION_VERSION", s.function_version);
+  reserve("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(s.memory_mb));
+  reserve("AWS_LAMBDA_LOG_GROUP_NAME", s.log_group_name);
+  reserve("AWS_LAMBDA_LOG_STREAM_NAME", s.log_stream_name);
+  reserve("AWS_REGION", s.region);
+  reserve("AWS_DEFAULT_REGION", s.region);
+  reserve("AWS_EXECUTION_ENV", "AWS_Lambda_thaw");  // a managed runtime's launcher names itself
+  reserve("AWS_LAMBDA_INITIALIZATION_TYPE", s.initialization_type);
+  env.erase("_X_AMZN_TRACE_ID");  // set per invocation by the runtime
+  env.erase(kTelemetryFdVariable);
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
 }
-
-// Forwards a runtime output pipe line by line as log messages.
-class LineRelay {
- public:
-  LineRelay(HostLink& link, bool is_stderr) : link_(link), is_stderr_(is_stderr) {}
-  // Returns false at end of stream.
-  bool pump(int fd) {
-    char buf[65536];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) return true;
-      if (!pending_.empty()) link_.send(channel::Log{is_stderr_, pending_});
-      pending_.clear();
-      return false;
-    }
-    pending_.append(buf, static_cast<size_t>(n));
-    size_t start = 0, nl;
-    while ((nl = pending_.find('\n', start)) != std::string::npos) {
-      link_.send(channel::Log{is_stderr_, pending_.substr(start, nl - start)});
-      start = nl + 1;
-    }
-    pending_.erase(0, start);
-    if (pending_.size() > 256 * 1024) {  // a line without end: send what there is
-      link_.send(channel::Log{is_stderr_, pending_});
-      pending_.clear();
-    }
-    return true;
-  }
-
- private:
-  HostLink& link_;
-  bool is_stderr_;
-  std::string pending_;
-};
 
 // Where the agent is in the sandbox's life. The checkpoint is a phase of its own: the host may
 // pause the guest only once the agent has acknowledged it, and only a checkpointed agent takes
@@ -188,25 +164,21 @@ class Agent {
     std::string bootstrap = find_bootstrap();
     if (bootstrap.empty()) {
       link_.send(channel::InitError{"Runtime.InvalidEntrypoint",
-                                    R"({"errorMessage":"no bootstrap: none of /var/task/bootstrap, /opt/bootstrap, /var/runtime/bootstrap is executable","errorType":"Runtime.InvalidEntrypoint"})"});
+                                    R"({"errorMessage":"no bootstrap: none of /var/runtime/bootstrap, /var/task/bootstrap, /opt/bootstrap is executable","errorType":"Runtime.InvalidEntrypoint"})"});
       return wait_for_shutdown();
     }
     init_start_ms_ = now_ms();
     RuntimeProcess runtime(bootstrap, runtime_environment(setup_), "/var/task");
-    LineRelay out(link_, false), err(link_, true);
-    bool out_open = true, err_open = true;
+    RuntimeOutput output(link_, runtime);
 
     for (;;) {
       std::vector<pollfd> fds{{link_.fd(), POLLIN, 0}, {api.event_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-      if (out_open) fds.push_back({runtime.stdout_fd(), POLLIN, 0});
-      if (err_open) fds.push_back({runtime.stderr_fd(), POLLIN, 0});
+      output.add_pollfds(fds);
       if (::poll(fds.data(), fds.size(), -1) < 0) {
         if (errno == EINTR) continue;
         throw_errno("poll", "agent loop");
       }
-      size_t i = 3;
-      if (out_open && fds[i++].revents) out_open = out.pump(runtime.stdout_fd());
-      if (err_open && fds[i++].revents) err_open = err.pump(runtime.stderr_fd());
+      output.pump(std::span(fds).subspan(3));
       if (fds[2].revents) reap(sigfd.get(), runtime);
       if (fds[1].revents) {
         while (auto e = api.poll_event()) on_runtime_event(*e);
@@ -214,13 +186,13 @@ class Agent {
       if (fds[0].revents) {
         for (auto& m : link_.read_available()) {
           if (std::holds_alternative<channel::Shutdown>(m)) {
-            shut_down_runtime(runtime, out, err, out_open, err_open, sigfd.get());
+            shut_down_runtime(runtime, output, sigfd.get());
             return 0;
           }
           on_host_message(m, api);
         }
       }
-      if (!runtime.running() && !out_open && !err_open) {
+      if (!runtime.running() && !output.open()) {
         link_.send(channel::RuntimeExit{runtime.describe_exit()});
         return wait_for_shutdown();
       }
@@ -256,6 +228,7 @@ class Agent {
     i.trace_id = inv.trace_id;
     i.client_context = inv.client_context;
     i.cognito_identity = inv.cognito_identity;
+    i.tenant_id = inv.tenant_id;
     i.payload = std::move(inv.payload);
     try {
       api.submit(std::move(i));
@@ -354,20 +327,16 @@ class Agent {
 
   // SHUTDOWN: SIGTERM to the runtime's group and up to 2 s for it to end, its output still
   // forwarded (what a SIGTERM handler prints reaches the log); then SIGKILL to what is left.
-  void shut_down_runtime(RuntimeProcess& runtime, LineRelay& out, LineRelay& err, bool out_open, bool err_open,
-                         int sigfd) {
+  void shut_down_runtime(RuntimeProcess& runtime, RuntimeOutput& output, int sigfd) {
     runtime.signal_group(SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(2000);
-    while (runtime.running() || out_open || err_open) {
+    while (runtime.running() || output.open()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
-      if (out_open) fds.push_back({runtime.stdout_fd(), POLLIN, 0});
-      if (err_open) fds.push_back({runtime.stderr_fd(), POLLIN, 0});
+      output.add_pollfds(fds);
       if (::poll(fds.data(), fds.size(), int(left.count())) < 0 && errno != EINTR) break;
-      size_t i = 1;
-      if (out_open && fds[i++].revents) out_open = out.pump(runtime.stdout_fd());
-      if (err_open && fds[i++].revents) err_open = err.pump(runtime.stderr_fd());
+      output.pump(std::span(fds).subspan(1));
       if (fds[0].revents) reap(sigfd, runtime);
     }
     runtime.signal_group(SIGKILL);

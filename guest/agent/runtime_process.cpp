@@ -10,38 +10,39 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/fd_passing.h"
 
 namespace thaw::agent {
 
+namespace {
+
+std::pair<UniqueFd, UniqueFd> make_pipe(const char* what) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+}  // namespace
+
 RuntimeProcess::RuntimeProcess(const std::string& path, const std::vector<std::string>& env, const std::string& cwd) {
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe2", "runtime stdout");
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    throw_errno("pipe2", "runtime stderr");
-  }
-  out_.reset(out[0]);
-  err_.reset(err[0]);
+  auto [out_read, out_write] = make_pipe("runtime stdout");
+  auto [err_read, err_write] = make_pipe("runtime stderr");
+  auto [telemetry_read, telemetry_write] = make_pipe("runtime telemetry log");
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   std::vector<std::string> envs = env;
+  envs.push_back(std::string(kTelemetryFdVariable) + "=" + std::to_string(kTelemetryFd));
   std::vector<char*> cenv;
   for (auto& e : envs) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   std::string p = path;
   char* argv[] = {p.data(), nullptr};
+  const int fds[] = {devnull.get(), out_write.get(), err_write.get(), telemetry_write.get()};
+  const int targets[] = {0, 1, 2, kTelemetryFd};
   pid_t pid = ::fork();
-  if (pid < 0) {
-    int e = errno;
-    ::close(out[1]);
-    ::close(err[1]);
-    throw_error_number(e, "fork", path);
-  }
+  if (pid < 0) throw_errno("fork", path);
   if (pid == 0) {
     ::setsid();
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    if (!place_fds(fds, targets)) ::_exit(126);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -50,8 +51,9 @@ RuntimeProcess::RuntimeProcess(const std::string& path, const std::vector<std::s
     ::dprintf(2, "thaw-agent: cannot execute %s: %s\n", argv[0], std::strerror(errno));
     ::_exit(127);
   }
-  ::close(out[1]);
-  ::close(err[1]);
+  out_ = std::move(out_read);
+  err_ = std::move(err_read);
+  telemetry_ = std::move(telemetry_read);
   pid_ = pid;
 }
 
@@ -90,7 +92,7 @@ void RuntimeProcess::terminate(std::chrono::milliseconds grace) {
 }
 
 std::string find_bootstrap() {
-  for (const char* p : {"/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap"})
+  for (const char* p : {"/var/runtime/bootstrap", "/var/task/bootstrap", "/opt/bootstrap"})
     if (::access(p, X_OK) == 0) return p;
   return {};
 }

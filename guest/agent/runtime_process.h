@@ -1,7 +1,9 @@
 #pragma once
 // The function's runtime (its bootstrap) as a child of the agent: own session and process
 // group, so SHUTDOWN and timeouts end every process it started; stdout and stderr on pipes
-// the agent forwards to the host as log lines.
+// the agent forwards to the host as log lines, and a third pipe at descriptor 3, named by
+// _LAMBDA_TELEMETRY_LOG_FD as on AWS, on which the runtime writes whole log records as frames
+// (guest/agent/log_relay.h).
 #include <sys/types.h>
 
 #include <chrono>
@@ -11,6 +13,9 @@
 #include "base/unique_fd.h"
 
 namespace thaw::agent {
+
+inline constexpr int kTelemetryFd = 3;
+inline constexpr const char* kTelemetryFdVariable = "_LAMBDA_TELEMETRY_LOG_FD";
 
 class RuntimeProcess {
  public:
@@ -23,6 +28,7 @@ class RuntimeProcess {
   pid_t pid() const { return pid_; }
   int stdout_fd() const { return out_.get(); }
   int stderr_fd() const { return err_.get(); }
+  int telemetry_fd() const { return telemetry_.get(); }
   bool running() const { return pid_ > 0; }
 
   // Records the exit seen by the agent's reaper (PID 1 reaps every child itself).
@@ -42,10 +48,13 @@ class RuntimeProcess {
  private:
   pid_t pid_ = -1;
   int status_ = 0;
-  UniqueFd out_, err_;
+  UniqueFd out_, err_, telemetry_;
 };
 
-// First existing executable of the bootstraps Lambda looks for, or "" if none.
+// The bootstrap to start, or "" if none: a managed runtime's launcher (/var/runtime/bootstrap,
+// which only images of a managed runtime have) before the function's own, as on Lambda, where a
+// python3.11 function's /var/task/bootstrap is just a file; then /var/task/bootstrap, then a
+// layer's /opt/bootstrap.
 std::string find_bootstrap();
 
 }  // namespace thaw::agent

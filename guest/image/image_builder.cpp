@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "guest/image/guest_files.h"
 #include "guest/image/host_command.h"
 #include "guest/image/image_tree.h"
+#include "guest/image/python_runtime_libraries.h"
 #include "base/sha256.h"
 
 namespace thaw::image {
@@ -131,6 +133,28 @@ void precompile(ImageTree& tree, const std::string& python, const std::string& w
     if (fs::exists(out.host_pyc, ec)) tree.add_host_file(out.guest_pyc, out.host_pyc, out.mtime);
 }
 
+// The guest unpacks its root filesystem from the initramfs into its own memory, and until that
+// is done it holds both, beside the kernel: about 72 MiB + 2.1 x the archive, plus the kernel's
+// page structures (1/64 of the memory). Measured on Debian's 6.1 kernel: a 61 MiB archive does
+// not boot in 192 MiB and does in 224 MiB; a 44 MiB one does not boot in 144 MiB. An image that
+// cannot boot is refused here, not left to a kernel panic at its first cold start.
+void check_fits_in_memory(const ImageTree& tree, unsigned memory_mb) {
+  constexpr double kMiB = 1024.0 * 1024.0;
+  double archive_mib = (double(tree.file_bytes()) + double(tree.entries().size()) * 176.0) / kMiB + 1.0;
+  double needed_mib = 72.0 + 2.1 * archive_mib;
+  if (double(memory_mb) * (1.0 - 1.0 / 64.0) >= needed_mib) return;
+  auto at_least = unsigned(std::ceil(needed_mib / (1.0 - 1.0 / 64.0) / 32.0)) * 32;
+  char why[320];
+  std::snprintf(why, sizeof why,
+                "the image's root filesystem (about %.0f MiB) is unpacked into the guest's memory at boot, and %u MB "
+                "is too little for that: give the function at least %u MB",
+                archive_mib, memory_mb, at_least);
+  std::string message = why;
+  if (tree.contains("/var/lang/lib/python3.11/site-packages/botocore"))
+    message += ", or build it without boto3 (--runtime-libraries never; about 18 MiB less) if it does not use it";
+  throw Error(message);
+}
+
 }  // namespace
 
 std::string function_name_from_dir(const std::string& dir) {
@@ -221,6 +245,23 @@ ImageBuildResult build_image(const ImageBuildOptions& options, const ProgressFn&
     tree.add_host_tree(runtime_src, "/var/runtime", no_pycache, true);
     config.bootstrap = "/var/runtime/bootstrap";
     say("runtime python3.11: " + o.python_interpreter + ", stdlib " + o.python_stdlib + ", client " + runtime_src);
+    bool with_sdk = o.runtime_libraries == RuntimeLibraries::kAlways;
+    std::string why = "--runtime-libraries always";
+    if (o.runtime_libraries == RuntimeLibraries::kAuto) {
+      std::vector<std::string> dirs{o.code_dir};
+      dirs.insert(dirs.end(), o.layer_dirs.begin(), o.layer_dirs.end());
+      why = find_aws_sdk_user(dirs);
+      with_sdk = !why.empty();
+    }
+    auto libs = add_python_runtime_libraries(tree, o.python_dist_packages, with_sdk, result.warnings);
+    if (libs.aws_sdk)
+      say("runtime libraries: boto3 and " + std::to_string(libs.packages - 1) + " more from " + o.python_dist_packages +
+          " (for " + why + "), " + std::to_string(libs.compressed_models) + " botocore models gzipped (" +
+          std::to_string(libs.model_bytes >> 20) + " MiB to " + std::to_string(libs.compressed_model_bytes >> 20) +
+          " MiB)");
+    else
+      say("runtime libraries: simplejson; no boto3 (no .py file of the code or layers names boto3, botocore or "
+          "s3transfer; --runtime-libraries always adds it)");
   } else {
     config.bootstrap = provided_bootstrap(o);
   }
@@ -236,6 +277,7 @@ ImageBuildResult build_image(const ImageBuildOptions& options, const ProgressFn&
     say("layer: " + std::to_string(tree.entries().size() - before) + " new entries from " + layer);
   }
 
+  check_fits_in_memory(tree, o.function.memory_mb);
   prepare_out_dir(o.out_dir);
   auto pyc_dir = o.out_dir + "/.pyc-build";
   struct PycDirCleanup {

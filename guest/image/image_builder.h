@@ -8,6 +8,7 @@
 //   /etc/thaw/net-modules those it loads when its sandbox has a network card (virtio_net)
 //   /var/runtime          the runtime's bootstrap and interface client (python3.11)
 //   /usr/bin/python3.11   with its libraries and a pruned stdlib (python3.11)
+//   /var/lang/lib/python3.11/site-packages   boto3, botocore, simplejson ... (python3.11)
 //   /var/task             the function's code
 //   /opt                  the function's layers, unpacked in order (a later one's files win)
 #include <functional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "guest/image/function_config.h"
+#include "guest/image/python_runtime_libraries.h"
 
 namespace thaw::image {
 
@@ -31,6 +33,10 @@ struct ImageBuildOptions {
   std::string busybox_path = "/bin/busybox";
   std::string python_interpreter = "/usr/bin/python3.11";
   std::string python_stdlib = "/usr/lib/python3.11";
+  // Where Debian keeps boto3, botocore, simplejson ...: the python3.11 runtime's libraries
+  // (guest/image/python_runtime_libraries.h).
+  std::string python_dist_packages = "/usr/lib/python3/dist-packages";
+  RuntimeLibraries runtime_libraries = RuntimeLibraries::kAuto;
   std::string runtimes_dir;  // the source tree's guest/runtimes
   std::vector<std::string> modules;  // empty: default_guest_modules()
   bool precompile = true;    // python3.11: bytecode for /var/runtime and /var/task, made at build time

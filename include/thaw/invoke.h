@@ -10,9 +10,10 @@ namespace thaw {
 struct InvokeRequest {
   std::string function{};   // a name, "name:qualifier", or a full or partial ARN
   std::string qualifier{};  // version or alias; empty: from `function`, else $LATEST
-  std::string payload{};    // up to 6 MB
+  std::string payload{};    // up to 6 MB; empty: the empty object, as Lambda's Invoke
   std::string client_context{};  // the decoded JSON of X-Amz-Client-Context
   std::string request_id{};      // empty: a new UUID
+  std::string tenant_id{};       // X-Amz-Tenant-Id: the function sees it as context.tenant_id
 };
 
 enum class StartKind { kWarm, kCold, kRestored };

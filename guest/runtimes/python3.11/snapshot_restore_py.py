@@ -8,9 +8,13 @@
     register_after_restore(reopen, "db.internal", port=5432)
 
 Before-snapshot hooks run in reverse order of registration, just before the sandbox is
-snapshotted; after-restore hooks run in order of registration in every sandbox restored
-from the snapshot, before it serves its first invocation.
+snapshotted; each is taken off the list as it runs, so a hook registered by a running hook
+runs next. After-restore hooks run in order of registration in every sandbox restored from
+the snapshot, before it serves its first invocation; one registered by a running hook runs
+after the others.
 """
+
+__version__ = "1.0.0"
 
 _before_snapshot_registry = []
 _after_restore_registry = []

@@ -267,6 +267,7 @@ def boto3_flow(server):
     r, body = invoke(c, "echo", {"restored": True}, Qualifier=v3["Version"], LogType="Tail")
     log = base64.b64decode(r["LogResult"]).decode()
     check(body["code"] == "v2" and "Restore Duration: " in log, "the version was restored", log)
+    check(body["version"] == v3["Version"], "the restored clone's context names its version", body)
 
     step("Provisioned concurrency on the SnapStart version: IN_PROGRESS then READY, its invoke starts nothing")
     try:

@@ -34,7 +34,7 @@ class RuntimeChild {
         "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
         "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/fn", "AWS_LAMBDA_LOG_STREAM_NAME=stream", "AWS_REGION=us-east-1",
         std::string("AWS_LAMBDA_INITIALIZATION_TYPE=") + (snap_start ? "snap-start" : "on-demand"), "TZ=:UTC"};
-    std::vector<std::string> argv = {"/usr/bin/python3.11", kSource + "/guest/runtimes/python3.11/bootstrap"};
+    std::vector<std::string> argv = {kSource + "/guest/runtimes/python3.11/bootstrap"};
     std::vector<char*> a, e;
     for (auto& s : argv) a.push_back(s.data());
     a.push_back(nullptr);

@@ -7,9 +7,11 @@ path, headers, body, client port), its exit status and its output.
 
 With --chroot the bootstrap runs inside an unpacked image, with the image's own
 interpreter and libraries. The scenario file is JSON: {"events": [{"body": "<raw event>", "headers": {...}}, ...],
-"env": {...}, "init_type": "on-demand" | "snap-start", "timeout_s": 20}. The server hands
+"env": {...}, "init_type": "on-demand" | "snap-start", "timeout_s": 20, "restore_status": 200}. The server hands
 out the events in order on invocation/next; once all are answered (or the runtime exits)
 the runtime is stopped and the record printed. restore/next answers at once.
+With "telemetry": true the runtime gets a pipe as _LAMBDA_TELEMETRY_LOG_FD, as under thaw's
+agent, and the record has its frames ("frames": [{"type": int, "text": str}, ...]).
 """
 
 import argparse
@@ -30,6 +32,7 @@ class Recorder:
         self.answered = 0
         self.requests = []
         self.stop = False
+        self.restore_status = 200
 
     def record(self, method, path, headers, body, peer_port):
         with self.lock:
@@ -97,7 +100,8 @@ def make_handler(rec):
                 else:
                     self._reply(200, body, headers)
             elif self.path == "/2018-06-01/runtime/restore/next":
-                self._reply(200)
+                status = rec.restore_status
+                self._reply(status, b"" if status == 200 else b'{"errorMessage":"restore failed","errorType":"Test"}')
             else:
                 self._reply(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
 
@@ -114,6 +118,22 @@ def make_handler(rec):
     return Handler
 
 
+def read_frames(fd, frames):
+    """Frames as AWS's runtimes write them: type, length, timestamp (µs), message."""
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
+    at = 0
+    while at + 16 <= len(data):
+        kind = int.from_bytes(data[at:at + 4], "big")
+        length = int.from_bytes(data[at + 4:at + 8], "big")
+        stamp_us = int.from_bytes(data[at + 8:at + 16], "big")
+        frames.append({"type": kind, "timestamp_us": stamp_us,
+                       "text": data[at + 16:at + 16 + length].decode("utf-8", "replace")})
+        at += 16 + length
+    if at != len(data):
+        frames.append({"type": -1, "text": "torn frame: %d bytes left" % (len(data) - at)})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bootstrap", required=True)
@@ -128,6 +148,7 @@ def main():
         scenario = json.load(f)
 
     rec = Recorder(scenario.get("events", []))
+    rec.restore_status = int(scenario.get("restore_status", 200))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rec))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -152,8 +173,19 @@ def main():
     argv = [args.python, args.bootstrap] if args.python else [args.bootstrap]
     if args.chroot:
         argv = ["/usr/sbin/chroot", args.chroot] + argv
-    proc = subprocess.Popen(argv, env=env, cwd="/",
+    telemetry_read, pass_fds = None, ()
+    if scenario.get("telemetry"):
+        telemetry_read, telemetry_write = os.pipe()
+        env["_LAMBDA_TELEMETRY_LOG_FD"] = str(telemetry_write)
+        pass_fds = (telemetry_write,)
+    proc = subprocess.Popen(argv, env=env, cwd="/", pass_fds=pass_fds,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    frames = []
+    t_frames = None
+    if telemetry_read is not None:
+        os.close(telemetry_write)
+        t_frames = threading.Thread(target=read_frames, args=(telemetry_read, frames), daemon=True)
+        t_frames.start()
     out_parts, err_parts = [], []
     t_out = threading.Thread(target=lambda: out_parts.append(proc.stdout.read()), daemon=True)
     t_err = threading.Thread(target=lambda: err_parts.append(proc.stderr.read()), daemon=True)
@@ -184,6 +216,8 @@ def main():
         exit_code = proc.returncode
     t_out.join(5)
     t_err.join(5)
+    if t_frames is not None:
+        t_frames.join(5)
     server.shutdown()
     with rec.lock:
         requests = list(rec.requests)
@@ -193,6 +227,7 @@ def main():
         "timed_out": timed_out,
         "stdout": b"".join(out_parts).decode("utf-8", "replace"),
         "stderr": b"".join(err_parts).decode("utf-8", "replace"),
+        "frames": frames,
     }, sys.stdout)
     sys.stdout.write("\n")
 

@@ -151,6 +151,17 @@ TEST_F(RuntimeApiTest, FunctionErrorPassesBodyThroughWithOrWithoutErrorType) {
   e = expect_event(Kind::kInvocationError);
   EXPECT_EQ(e.error_type, "");
   EXPECT_EQ(e.body, "not even JSON");
+
+  // "Unhandled" (what AWS's runtimes say of any exception a function raised) or no header: the
+  // type is the body's errorType.
+  const char* headers[] = {"Lambda-Runtime-Function-Error-Type: Unhandled\r\n", ""};
+  for (const char* header : headers) {
+    c.send(get(kNext));
+    deliver(c, make_invocation("e3", "{}"));
+    r = c.request("POST", error_path("e3"), R"({"errorMessage":"bad","errorType":"ValueError"})", header);
+    EXPECT_EQ(r.status, 202);
+    EXPECT_EQ(expect_event(Kind::kInvocationError).error_type, "ValueError") << header;
+  }
 }
 
 TEST_F(RuntimeApiTest, WrongRequestIdIs400AndWrongStateIs403) {

@@ -38,7 +38,7 @@ TEST_F(FunctionLogs, StreamsMergeInTimeOrderAndAFollowReadsOnlyWhatIsNew) {
   LogStreamWriter a(dir_, "f", "$LATEST"), b(dir_, "f", "1");
   a.append(1000, "START a");
   b.append(1500, "START b");
-  a.append(2000, "line with\nnewline");
+  a.append(2000, "an event\nof two lines, a \\n and a \\ in its text");
   a.append(2000, "same time, after it");
   FunctionLogReader reader(dir_, "f");
   ASSERT_TRUE(reader.exists());
@@ -47,7 +47,7 @@ TEST_F(FunctionLogs, StreamsMergeInTimeOrderAndAFollowReadsOnlyWhatIsNew) {
   EXPECT_EQ(first[0].message, "START a");
   EXPECT_EQ(first[1].message, "START b");
   EXPECT_EQ(first[1].stream, b.stream());
-  EXPECT_EQ(first[2].message, "line with newline");
+  EXPECT_EQ(first[2].message, "an event\nof two lines, a \\n and a \\ in its text") << "one event, its lines kept";
   EXPECT_EQ(first[3].message, "same time, after it");
   EXPECT_EQ(first[3].timestamp_ms, 2000);
 

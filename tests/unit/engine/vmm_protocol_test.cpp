@@ -31,9 +31,11 @@ TEST(VmmProtocol, OptionsRequestsResultsAndSnapshotInfoRoundTrip) {
   InvokeRequest req;
   req.request_id = "id-1";
   req.client_context = R"({"custom": 1})";
+  req.tenant_id = "tenant-1";
   auto rq = decode_request(encode_request(req), "payload");
   EXPECT_EQ(rq.request_id, "id-1");
   EXPECT_EQ(rq.client_context, req.client_context);
+  EXPECT_EQ(rq.tenant_id, "tenant-1");
   EXPECT_EQ(rq.payload, "payload");
 
   InvokeResult r;

@@ -58,12 +58,13 @@ TEST(FunctionConfig, MemoryAndTimeoutRanges) {
 
 TEST(FunctionConfig, PythonHandlerFormat) {
   auto c = valid_python();
-  for (const char* good : {"lambda_function.handler", "pkg.sub.module.fn", "pkg/sub/module.fn", "_m._f"}) {
+  // AWS's python3.11 runtime needs "text.text" before it imports: the rest is found at INIT.
+  for (const char* good : {"lambda_function.handler", "pkg.sub.module.fn", "pkg/sub/module.fn", "_m._f",
+                           "my-function.handler", "1pkg/app.handler", "module.1fn", "a..b.fn"}) {
     c.handler = good;
     EXPECT_NO_THROW(c.validate()) << good;
   }
-  for (const char* bad : {"handler", "", ".handler", "module.", "module.1fn", "my-module.fn", "a..b.fn", "mod.fn x",
-                          "mod.f-n"}) {
+  for (const char* bad : {"handler", "", ".handler", "module.", "mod.fn x"}) {
     c.handler = bad;
     expect_error_mentions(c, "handler");
   }

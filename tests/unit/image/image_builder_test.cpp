@@ -159,6 +159,48 @@ TEST_F(ImageBuilderTest, PythonImageHoldsInterpreterLibrariesPrunedStdlibAndByte
   EXPECT_EQ(again.config.image_id, r.config.image_id);
 }
 
+// boto3 and the rest come when the code names them (or when asked), simplejson always; botocore's
+// models gzipped, the examples left out; a memory size the image cannot boot in is refused.
+TEST_F(ImageBuilderTest, RuntimeLibrariesWhenTheCodeNamesThem) {
+  const std::string site = "var/lang/lib/python3.11/site-packages/";
+  auto o = options(Runtime::kPython311, "python-hello");
+  build_image(o);
+  auto e = entries(o.out_dir);
+  EXPECT_TRUE(e.contains(site + "simplejson/__init__.py"));
+  EXPECT_FALSE(e.contains(site + "boto3")) << "python-hello names no AWS SDK";
+
+  auto code = dir_ / "uses-sdk";
+  fs::create_directories(code / "lib");
+  std::ofstream(code / "lambda_function.py") << "from lib import store\ndef handler(e, c):\n    return store.put(e)\n";
+  std::ofstream(code / "lib" / "store.py") << "import boto3\ndef put(e):\n    return boto3.__version__\n";
+  EXPECT_EQ(find_aws_sdk_user({code.string()}), (code / "lib" / "store.py").string());
+  o.code_dir = code.string();
+  build_image(o);
+  e = entries(o.out_dir);
+  for (const char* present : {"boto3/__init__.py", "botocore/__init__.py", "s3transfer/__init__.py",
+                              "jmespath/__init__.py", "dateutil/__init__.py", "urllib3/__init__.py",
+                              "botocore/data/s3/2006-03-01/service-2.json.gz", "botocore/data/endpoints.json.gz"})
+    EXPECT_TRUE(e.contains(site + present)) << present;
+  EXPECT_FALSE(e.contains(site + "botocore/data/s3/2006-03-01/service-2.json"));
+  EXPECT_FALSE(e.contains(site + "botocore/data/s3/2006-03-01/examples-1.json.gz"));
+  auto gz = e[site + "botocore/data/endpoints.json.gz"].data;
+  ASSERT_GE(gz.size(), 2u);
+  EXPECT_EQ(std::to_integer<int>(gz[0]), 0x1f) << "a gzip member";
+  EXPECT_EQ(std::to_integer<int>(gz[1]), 0x8b);
+
+  o.runtime_libraries = RuntimeLibraries::kNever;
+  build_image(o);
+  EXPECT_FALSE(entries(o.out_dir).contains(site + "boto3"));
+  o.runtime_libraries = RuntimeLibraries::kAlways;
+  o.code_dir = std::string(THAW_SOURCE_DIR) + "/examples/functions/python-hello";
+  o.function.memory_mb = 160;
+  expect_error(o, "give the function at least 224 MB, or build it without boto3");
+  o.runtime_libraries = RuntimeLibraries::kNever;
+  o.function.memory_mb = 128;
+  expect_error(o, "give the function at least 192 MB");
+  EXPECT_THROW(parse_runtime_libraries("sometimes"), Error);
+}
+
 // Layers are unpacked under /opt in the function's order: a later layer's file replaces an
 // earlier one's, what only one layer has stays, and /opt/python gets bytecode like /var/task.
 TEST_F(ImageBuilderTest, LayersGoUnderOptInOrderAndALaterOneWins) {

@@ -169,6 +169,8 @@ TEST_F(LambdaApiTest, InvokeRefusesWhatLambdaRefusesBeforeAnySandbox) {
   EXPECT_EQ(error(invoke("{}", {{"X-Amz-Client-Context", "not base64!"}})).first, "InvalidRequestContentException");
   EXPECT_EQ(error(invoke("{}", {{"X-Amz-Client-Context", std::string(3584, 'A')}})).first,
             "InvalidParameterValueException");
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Tenant-Id", "has space"}})).first, "InvalidParameterValueException");
+  EXPECT_EQ(error(invoke("{}", {{"X-Amz-Tenant-Id", std::string(257, 't')}})).first, "InvalidParameterValueException");
 }
 
 TEST_F(LambdaApiTest, ReservedConcurrencyAndTheAccountsSettingsAndAThrottleAsLambdaAnswersIt) {

@@ -1,6 +1,8 @@
-"""Errors in the JSON shape Lambda reports them: errorMessage, errorType, requestId, stackTrace."""
+"""Errors in the JSON shape Lambda reports them (errorMessage, errorType, requestId,
+stackTrace) and the log record that goes with one."""
 
 import os
+import time
 import traceback
 
 MARSHAL_ERROR = "Runtime.MarshalError"
@@ -14,14 +16,7 @@ BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
 AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
 CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 
-_RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_IMPORTLIB_DIR = os.path.dirname(os.__file__) + os.sep + "importlib" + os.sep
-
-
-def _is_runtime_frame(filename):
-    """The runtime's own frames and the import machinery between it and the user's module."""
-    return (filename.startswith(_RUNTIME_DIR + os.sep) or filename.startswith(_IMPORTLIB_DIR)
-            or filename.startswith("<frozen importlib"))
+_RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class FaultError(Exception):
@@ -47,20 +42,26 @@ def from_fault(fault, request_id=""):
     return error_body(fault.message, fault.error_type, fault.stack_trace, request_id)
 
 
-def from_exception(exc, request_id=""):
-    """The user's exception with its traceback, the runtime's own frames cut off the top."""
-    frames = traceback.extract_tb(exc.__traceback__)
+def stack_trace(tb):
+    """The traceback's frames from the first one outside the runtime on (the import machinery
+    of an init error stays, as on AWS), one entry per frame as traceback.format_list writes it
+    for plain (file, line, function, text) tuples: without Python 3.11's caret lines."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
     start = 0
-    while start < len(frames) and _is_runtime_frame(frames[start].filename):
+    while start < len(frames) and frames[start][0].startswith(_RUNTIME_DIR):
         start += 1
     if start == len(frames):
         start = 0
-    return error_body(str(exc), type(exc).__name__, traceback.format_list(frames[start:]), request_id)
+    return traceback.format_list(frames[start:])
 
 
-def log_error(error, stream):
-    """One log record, as Lambda writes it: lines joined by carriage returns so a line-based
-    log forwarder keeps the traceback in one event."""
+def from_exception(exc, request_id=""):
+    return error_body(str(exc), type(exc).__name__, stack_trace(exc.__traceback__), request_id)
+
+
+def text_record_lines(error):
+    """The lines of the text record of an error: "[ERROR] Type: message", the traceback below
+    with its indentation in no-break spaces (a log viewer that trims lines keeps it)."""
     head = "[ERROR]"
     if error.get("errorType"):
         head += " " + error["errorType"]
@@ -70,10 +71,24 @@ def log_error(error, stream):
         head += " " + error["errorMessage"]
     lines = [head]
     trace = error.get("stackTrace")
-    if trace:
+    if trace is not None:  # an empty trace still gets its header line, as on AWS
         lines.append("Traceback (most recent call last):")
         for entry in trace:
+            if entry == "":
+                lines.append("")
             for line in entry.splitlines():
                 stripped = line.lstrip(" ")
                 lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
-    stream.write("\r".join(lines) + "\n")
+    return lines
+
+
+def log_error(error, sink, json_format=False):
+    """One log record: the text lines above, or with AWS_LAMBDA_LOG_FORMAT=JSON the error's
+    JSON with a timestamp and log_level in front."""
+    if json_format:
+        from .marshalling import to_json
+        record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "log_level": "ERROR"}
+        record.update(error)
+        sink.log_error([to_json(record)], is_json=True)
+    else:
+        sink.log_error(text_record_lines(error))

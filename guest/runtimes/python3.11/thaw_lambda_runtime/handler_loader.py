@@ -22,7 +22,7 @@ def load_handler(handler):
         raise fault.FaultError(fault.IMPORT_MODULE_ERROR,
                                "Unable to import module '%s': %s" % (modname, e)) from None
     except SyntaxError as e:
-        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, (e.text or "").strip())]
+        trace = ["  File \"%s\" Line %s\n    %s" % (e.filename, e.lineno, e.text)]
         raise fault.FaultError(fault.USER_CODE_SYNTAX_ERROR,
                                "Syntax error in module '%s': %s" % (modname, e), trace) from None
     try:

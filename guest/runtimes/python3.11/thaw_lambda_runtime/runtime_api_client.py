@@ -13,6 +13,7 @@ import time
 API_PREFIX = "/2018-06-01/runtime"
 _MAX_HEADER_BYTES = 1024 * 1024 + 64 * 1024
 _SIGNAL_SLICE_S = 0.2
+UNHANDLED = "Unhandled"
 
 
 class RuntimeApiError(Exception):
@@ -32,7 +33,7 @@ class InvocationRequest:
     """One event from invocation/next, with the headers the context is built from."""
 
     __slots__ = ("request_id", "deadline_ms", "invoked_function_arn", "trace_id",
-                 "client_context", "cognito_identity", "content_type", "body")
+                 "client_context", "cognito_identity", "tenant_id", "content_type", "body")
 
     def __init__(self, response):
         h = response.headers
@@ -45,6 +46,7 @@ class InvocationRequest:
         self.trace_id = h.get("lambda-runtime-trace-id")
         self.client_context = h.get("lambda-runtime-client-context")
         self.cognito_identity = h.get("lambda-runtime-cognito-identity")
+        self.tenant_id = h.get("lambda-runtime-aws-tenant-id")
         self.content_type = h.get("content-type")
         self.body = response.body
 
@@ -221,7 +223,9 @@ class RuntimeApiClient:
                                   {"Content-Type": content_type})
 
     def post_error(self, request_id, error):
-        return self._post_error(API_PREFIX + "/invocation/%s/error" % request_id, error)
+        """An invocation's error. Lambda calls every error a function raised "Unhandled"
+        (X-Amz-Function-Error); the body names the exception."""
+        return self._post_error(API_PREFIX + "/invocation/%s/error" % request_id, error, UNHANDLED)
 
     def post_init_error(self, error, error_type=None):
         return self._post_error(API_PREFIX + "/init/error", error, error_type)
@@ -240,7 +244,7 @@ class RuntimeApiClient:
         body = json.dumps(error).encode("utf-8")
         return self._conn.request("POST", path, body, {
             "Content-Type": "application/json",
-            "Lambda-Runtime-Function-Error-Type": error_type or error.get("errorType") or "Unhandled",
+            "Lambda-Runtime-Function-Error-Type": error_type or error.get("errorType") or UNHANDLED,
         })
 
 
