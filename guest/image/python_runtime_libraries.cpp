@@ -99,15 +99,27 @@ void add_botocore(ImageTree& tree, const std::string& host_dir, const std::strin
   if (ec) throw SystemError("readdir", host_dir + "/data", ec.value());
 }
 
-void add_distribution_info(ImageTree& tree, const std::string& dist_packages, const Library& lib) {
+// dist-packages' *.egg-info and *.dist-info entries, listed once for all the libraries.
+std::vector<fs::path> distribution_infos(const std::string& dist_packages) {
+  std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dist_packages, ec)) {
     auto name = e.path().filename().string();
-    if (name.rfind(lib.distribution, 0) != 0 || !(name.ends_with(".egg-info") || name.ends_with(".dist-info"))) continue;
-    if (e.is_directory(ec)) {
-      tree.add_host_tree(e.path().string(), std::string(kRuntimeSitePackages) + "/" + name, {}, true);
+    if (name.ends_with(".egg-info") || name.ends_with(".dist-info")) out.push_back(e.path());
+  }
+  return out;
+}
+
+void add_distribution_info(ImageTree& tree, const std::vector<fs::path>& infos, const Library& lib) {
+  std::error_code ec;
+  for (const auto& info : infos) {
+    auto name = info.filename().string();
+    if (name.rfind(lib.distribution, 0) != 0) continue;
+    auto guest = std::string(kRuntimeSitePackages) + "/" + name;
+    if (fs::is_directory(info, ec)) {
+      tree.add_host_tree(info.string(), guest, {}, true);
     } else {
-      tree.add_host_file(std::string(kRuntimeSitePackages) + "/" + name, e.path().string());
+      tree.add_host_file(guest, info.string());
     }
   }
 }
@@ -157,6 +169,7 @@ PythonLibrariesResult add_python_runtime_libraries(ImageTree& tree, const std::s
   PythonLibrariesResult result;
   result.aws_sdk = with_aws_sdk;
   tree.add_directory(kRuntimeSitePackages);
+  auto infos = distribution_infos(dist_packages);
   for (const auto& lib : kLibraries) {
     if (lib.aws_sdk && !with_aws_sdk) continue;
     auto host = dist_packages + "/" + lib.module;
@@ -181,7 +194,7 @@ PythonLibrariesResult add_python_runtime_libraries(ImageTree& tree, const std::s
       auto pyc = "/__pycache__/" + stem + ".cpython-311.pyc";
       if (fs::exists(dist_packages + pyc, ec)) tree.add_host_file(kRuntimeSitePackages + pyc, dist_packages + pyc);
     }
-    add_distribution_info(tree, dist_packages, lib);
+    add_distribution_info(tree, infos, lib);
     ++result.packages;
   }
   if (!with_aws_sdk) return result;
